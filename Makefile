@@ -1,0 +1,50 @@
+# octavia-infra: every command a user or CI runs. `make help` lists them.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+STACK ?= local
+# The passphrase of the local stack's secrets: a documented default for the devcloud stack only.
+LOCAL_PASSPHRASE := local-devcloud-only
+PULUMI := source tools/env.sh && PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE:-$(LOCAL_PASSPHRASE)}" pulumi
+
+.PHONY: help quickstart setup devcloud devcloud-stop devcloud-status devcloud-reset up preview destroy outputs test bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+
+quickstart: setup devcloud up  ## everything from a fresh clone: set-up, devcloud, `pulumi up` of the local stack
+
+setup:  ## .venv with pinned Python packages, and the Pulumi engine in bin/
+	tools/setup.sh
+
+devcloud:  ## start the local OpenStack (idempotent)
+	python3 devcloud/devcloud.py start
+
+devcloud-stop:  ## stop the local OpenStack
+	python3 devcloud/devcloud.py stop
+
+devcloud-status:  ## each devcloud service with pid, port and health
+	python3 devcloud/devcloud.py status
+
+devcloud-reset:  ## stop the devcloud and wipe its databases and image store
+	python3 devcloud/devcloud.py reset
+
+up:  ## pulumi up of STACK (default local), then its outputs
+	$(PULUMI) stack select --create $(STACK) && $(PULUMI) up --yes --stack $(STACK) && $(PULUMI) stack output --stack $(STACK)
+
+preview:  ## pulumi preview --diff of STACK
+	$(PULUMI) stack select --create $(STACK) && $(PULUMI) preview --diff --stack $(STACK)
+
+destroy:  ## pulumi destroy of STACK
+	$(PULUMI) destroy --yes --stack $(STACK)
+
+outputs:  ## the outputs of STACK (secrets shown: use with care)
+	$(PULUMI) stack output --stack $(STACK) --show-secrets
+
+test: setup devcloud  ## the whole test suite (unit, engine, devcloud, end to end)
+	.venv/bin/python -m pytest || { s=$$?; [ $$s != 5 ] || echo "pytest collected no tests" >&2; exit $$s; }
+
+bench: setup devcloud  ## side-by-side benchmarks (see benchmarks/README.md)
+	.venv/bin/python benchmarks/run.py
+
+clean:  ## remove bin/, .venv and the local state (not the devcloud: see devcloud-reset)
+	rm -rf bin .venv .state

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Provides the Pulumi engine in bin/: the pulumi CLI, the Python language host (with the SDK's
+# executor and dynamic-provider scripts) and the OpenStack resource plugin, built from the Go
+# module proxy at the versions of tools/versions.env.
+#
+# Builds are cached per input hash under ${XDG_CACHE_HOME:-~/.cache}/octavia-infra/engine, so a
+# fresh clone on a machine that built them once only copies files; a clean machine builds
+# everything (about 30 minutes on 2 cores).
+#
+# Usage: tools/engine/build.sh PYTHON   (PYTHON: the project's virtualenv interpreter)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+python=${1:?usage: build.sh PYTHON}
+engine=$root/tools/engine
+bin=$root/bin
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/octavia-infra/engine
+# shellcheck source=../versions.env
+source "$root/tools/versions.env"
+
+export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
+mkdir -p "$bin" "$cache"
+
+log() { printf '[engine] %s\n' "$*" >&2; }
+
+# The go.mod files are where Go pins live; refuse to build if they drift from versions.env.
+require_pin() {  # module-dir module-path version
+    local pinned
+    pinned=$(cd "$engine/$1" && go list -m -f '{{.Version}}' "$2")
+    if [ "$pinned" != "v$3" ]; then
+        log "tools/engine/$1/go.mod pins $2 $pinned, tools/versions.env says v$3: make them agree"
+        exit 1
+    fi
+}
+require_pin cli github.com/pulumi/pulumi/pkg/v3 "$PULUMI_CLI_VERSION"
+require_pin langhost github.com/pulumi/pulumi/sdk/v3 "$PULUMI_CLI_VERSION"
+require_pin provider github.com/terraform-provider-openstack/terraform-provider-openstack/v3 \
+    "$TERRAFORM_PROVIDER_OPENSTACK_VERSION"
+require_pin provider github.com/pulumi/pulumi-terraform-bridge/v3 "$PULUMI_TERRAFORM_BRIDGE_VERSION"
+
+# The provider answers to the tokens of the installed SDK: generate them before hashing inputs.
+"$python" "$engine/provider/sdk_tokens.py" >&2
+
+inputs_hash() {  # module-dir
+    (cd "$engine/$1" && cat "$root/tools/versions.env" go.mod go.sum ./*.go \
+        $( [ -d generated ] && echo generated/*) | sha256sum | cut -c1-16)
+}
+
+# build NAME MODULE-DIR PACKAGE LDFLAGS: go build into the cache unless it is there, then copy.
+build() {
+    local name=$1 dir=$2 package=$3 ldflags=$4
+    local cached=$cache/$name-$(inputs_hash "$dir")
+    if [ ! -x "$cached" ]; then
+        log "building $name (cold builds take minutes; cache: $cache)"
+        local start=$SECONDS
+        (cd "$engine/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$cached.tmp" "$package")
+        mv "$cached.tmp" "$cached"
+        log "built $name in $((SECONDS - start)) s"
+    fi
+    if ! cmp -s "$cached" "$bin/$name"; then
+        cp "$cached" "$bin/$name.tmp" && mv "$bin/$name.tmp" "$bin/$name"
+    fi
+}
+
+version_flag="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_CLI_VERSION"
+
+# An installed pulumi of exactly the pinned version is used as it is.
+ambient=$(command -v pulumi || true)
+if [ -n "$ambient" ] && [ "$ambient" != "$bin/pulumi" ] \
+    && [ "$("$ambient" version 2>/dev/null)" = "v$PULUMI_CLI_VERSION" ]; then
+    log "using $ambient (v$PULUMI_CLI_VERSION)"
+    ln -sf "$ambient" "$bin/pulumi"
+else
+    build pulumi cli github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$version_flag"
+fi
+build pulumi-language-python langhost . "$version_flag"
+build pulumi-resource-openstack provider . "-X main.version=$PULUMI_OPENSTACK_VERSION"
+
+# The language host runs programs through the SDK's executor script, found next to it; dynamic
+# providers run through pulumi-resource-pulumi-python. Both ship in the sdk/v3 module.
+sdk=$(cd "$engine/langhost" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
+install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$sdk/python/dist/pulumi-resource-pulumi-python" "$bin/"
+
+log "bin/: $("$bin/pulumi" version), language host $("$bin/pulumi-language-python" -version)," \
+    "openstack plugin $("$bin/pulumi-resource-openstack" -version)"
