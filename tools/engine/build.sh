@@ -42,8 +42,8 @@ require_pin provider github.com/pulumi/pulumi-terraform-bridge/v3 "$PULUMI_TERRA
 "$python" "$engine/provider/sdk_tokens.py" >&2
 
 inputs_hash() {  # module-dir
-    (cd "$engine/$1" && cat "$root/tools/versions.env" go.mod go.sum ./*.go \
-        $( [ -d generated ] && echo generated/*) | sha256sum | cut -c1-16)
+    (cd "$engine/$1" && cat "$root/tools/versions.env" $(ls go.mod go.sum ./*.go generated/* 2>/dev/null) \
+        | sha256sum | cut -c1-16)
 }
 
 # build NAME MODULE-DIR PACKAGE LDFLAGS: go build into the cache unless it is there, then copy.

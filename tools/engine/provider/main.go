@@ -44,6 +44,15 @@ var renamedFields = map[string]map[string]string{
 	"openstack_orchestration_stack_v1": {"outputs": "stackOutputs"},
 }
 
+// SDK names no rule derives (spelled so upstream); used when the SDK has them.
+var irregularTokens = map[string]string{
+	"openstack_blockstorage_quotaset_v3":               "openstack:blockstorage/quoteSetV3:QuoteSetV3",
+	"openstack_objectstorage_object_v1":                "openstack:objectstorage/containerObject:ContainerObject",
+	"openstack_dns_zone_v2":                            "openstack:dns/getDnsZone:getDnsZone",
+	"openstack_loadbalancer_flavor_v2":                 "openstack:loadbalancer/getLbFlavorDeprecated:getLbFlavorDeprecated",
+	"openstack_sharedfilesystem_availability_zones_v2": "openstack:sharedfilesystem/getAvailbilityZones:getAvailbilityZones",
+}
+
 // Terraform name prefixes whose SDK module has another name.
 var moduleAliases = map[string]string{"lb": "loadbalancer", "db": "database", "fw": "firewall"}
 
@@ -93,12 +102,14 @@ func main() {
 // underscores removed: openstack_networking_secgroup_rule_v2 ~ networking/secGroupRule.
 type tokenIndex struct {
 	byKey map[string]string
+	known map[string]bool
 	used  map[string]bool
 }
 
 func newTokenIndex(tokens []string, namePrefix string) *tokenIndex {
-	idx := &tokenIndex{byKey: map[string]string{}, used: map[string]bool{}}
+	idx := &tokenIndex{byKey: map[string]string{}, known: map[string]bool{}, used: map[string]bool{}}
 	for _, tok := range tokens {
+		idx.known[tok] = true
 		// openstack:<module>/<member>:<Name>
 		parts := strings.Split(tok, ":")
 		module, member, _ := strings.Cut(parts[1], "/")
@@ -119,6 +130,10 @@ func (idx *tokenIndex) module(tfName string) string {
 }
 
 func (idx *tokenIndex) token(tfName string, isFunction bool) string {
+	if tok, ok := irregularTokens[tfName]; ok && idx.known[tok] && !idx.used[tok] {
+		idx.used[tok] = true
+		return tok
+	}
 	rest := strings.TrimPrefix(tfName, "openstack_")
 	prefix, name, _ := strings.Cut(rest, "_")
 	compact := strings.ReplaceAll(name, "_", "")
