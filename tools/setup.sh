@@ -22,7 +22,7 @@ fi
 tools/engine/build.sh .venv/bin/python
 
 source tools/env.sh
-plugin=bin/pulumi-resource-openstack
+plugin=bin/plugins/pulumi-resource-openstack
 if ! pulumi plugin ls 2>/dev/null | grep -qE "^openstack\s+resource\s+$PULUMI_OPENSTACK_VERSION\b" \
     || ! cmp -s "$plugin" "${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-openstack-v$PULUMI_OPENSTACK_VERSION/pulumi-resource-openstack"; then
     log "installing resource plugin openstack $PULUMI_OPENSTACK_VERSION from $plugin"

@@ -46,9 +46,10 @@ inputs_hash() {  # module-dir
         | sha256sum | cut -c1-16)
 }
 
-# build NAME MODULE-DIR PACKAGE LDFLAGS: go build into the cache unless it is there, then copy.
+# build NAME MODULE-DIR PACKAGE LDFLAGS [DEST]: go build into the cache unless it is there, then
+# copy to DEST (default bin/).
 build() {
-    local name=$1 dir=$2 package=$3 ldflags=$4
+    local name=$1 dir=$2 package=$3 ldflags=$4 dest=${5:-$bin}
     local cached=$cache/$name-$(inputs_hash "$dir")
     if [ ! -x "$cached" ]; then
         log "building $name (cold builds take minutes; cache: $cache)"
@@ -57,8 +58,9 @@ build() {
         mv "$cached.tmp" "$cached"
         log "built $name in $((SECONDS - start)) s"
     fi
-    if ! cmp -s "$cached" "$bin/$name"; then
-        cp "$cached" "$bin/$name.tmp" && mv "$bin/$name.tmp" "$bin/$name"
+    mkdir -p "$dest"
+    if ! cmp -s "$cached" "$dest/$name"; then
+        cp "$cached" "$dest/$name.tmp" && mv "$dest/$name.tmp" "$dest/$name"
     fi
 }
 
@@ -74,7 +76,8 @@ else
     build pulumi cli github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$version_flag"
 fi
 build pulumi-language-python langhost . "$version_flag"
-build pulumi-resource-openstack provider . "-X main.version=$PULUMI_OPENSTACK_VERSION"
+# Kept off PATH: the engine would take it as an "ambient" plugin; setup installs it as a plugin.
+build pulumi-resource-openstack provider . "-X main.version=$PULUMI_OPENSTACK_VERSION" "$bin/plugins"
 
 # The language host runs programs through the SDK's executor script, found next to it; dynamic
 # providers run through pulumi-resource-pulumi-python. Both ship in the sdk/v3 module.
@@ -82,4 +85,4 @@ sdk=$(cd "$engine/langhost" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi
 install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$sdk/python/dist/pulumi-resource-pulumi-python" "$bin/"
 
 log "bin/: $("$bin/pulumi" version), language host $("$bin/pulumi-language-python" -version)," \
-    "openstack plugin $("$bin/pulumi-resource-openstack" -version)"
+    "openstack plugin $("$bin/plugins/pulumi-resource-openstack" -version)"
