@@ -1,0 +1,26 @@
+"""octavia-infra: settings -> OctaviaFoundation -> stack outputs."""
+
+import pulumi
+from pulumi.runtime import config as runtime_config
+
+from components.errors import ConfigError
+from components.foundation import OctaviaFoundation
+from components.outputs import OUTPUT_NAMES
+from components.settings import decode_config, parse_settings
+
+
+def project_config() -> dict[str, str]:
+    """Every config value of this project's namespace, unknown keys included (typo detection)."""
+    namespace = f"{pulumi.get_project()}:"
+    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return {key[len(namespace) :]: value for key, value in merged.items() if key.startswith(namespace)}
+
+
+try:
+    settings = parse_settings(decode_config(project_config()))
+except ConfigError as err:
+    raise pulumi.RunError(str(err)) from None
+
+foundation = OctaviaFoundation("octavia", settings)
+for output_name in OUTPUT_NAMES:
+    pulumi.export(output_name, foundation.outputs[output_name])

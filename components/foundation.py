@@ -1,0 +1,165 @@
+"""OctaviaFoundation: every cloud resource the amphora driver needs, from validated settings."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+import pulumi_openstack as openstack
+
+from components.compute import AmphoraFlavor, AmphoraFlavorArgs, AmphoraKeypair, AmphoraKeypairArgs
+from components.health_manager import HealthManagerPorts, HealthManagerPortsArgs
+from components.image import AmphoraImages, AmphoraImagesArgs
+from components.network import ManagementNetwork, ManagementNetworkArgs
+from components.octavia_flavors import OctaviaFlavors, OctaviaFlavorsArgs
+from components.outputs import CERTIFICATE_OUTPUTS, OUTPUT_NAMES
+from components.pki import OctaviaPki
+from components.quotas import ServiceQuotas, ServiceQuotasArgs, quota_values
+from components.rendering import render_kolla_ansible, render_octavia_conf, render_openstack_ansible, with_cert_paths
+from components.security_groups import AMPHORA, GROUP_NAMES, SecurityGroups, SecurityGroupsArgs, rule_table
+from components.settings import Settings
+
+# PKI children that hold a CA: protected in production, unlike the client certificate, which must
+# stay free to renew itself.
+CA_RESOURCE_SUFFIXES = ("-server-ca", "-client-ca")
+WILDCARD_BIND_IP = {4: "0.0.0.0", 6: "::"}
+
+
+class OctaviaFoundation(pulumi.ComponentResource):
+    """Attribute `outputs`: the stack outputs, keyed by components.outputs.OUTPUT_NAMES."""
+
+    def __init__(self, name: str, settings: Settings, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("octavia-infra:foundation:OctaviaFoundation", name, None, opts)
+        prefix, child = settings.name_prefix, pulumi.ResourceOptions(parent=self)
+        project_id = openstack.identity.get_project_output(
+            name=settings.service_project,
+            domain_id=settings.service_project_domain,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        ).id
+
+        network = ManagementNetwork(
+            f"{name}-mgmt", ManagementNetworkArgs(settings.network, prefix, settings.protect), child
+        )
+        groups = SecurityGroups(
+            f"{name}-secgroups",
+            SecurityGroupsArgs(rule_table(settings), network.cidr, settings.network.ip_version, prefix),
+            child,
+        )
+        health_managers = HealthManagerPorts(
+            f"{name}-health-manager",
+            HealthManagerPortsArgs(
+                settings.health_managers,
+                settings.health_manager_port,
+                network.network_id,
+                network.subnet_id,
+                groups.health_manager_id,
+                prefix,
+            ),
+            child,
+        )
+        flavor = AmphoraFlavor(f"{name}-amp-flavor", AmphoraFlavorArgs(settings.flavor, project_id, prefix), child)
+        images = AmphoraImages(f"{name}-amp-image", AmphoraImagesArgs(settings.image, project_id, prefix), child)
+        octavia_flavors = OctaviaFlavors(
+            f"{name}-octavia-flavors",
+            OctaviaFlavorsArgs(settings.topology.offered, flavor.flavor_id, images.tag, images.current_id, prefix),
+            child,
+        )
+        ServiceQuotas(f"{name}-quotas", ServiceQuotasArgs(quota_values(settings), project_id), child)
+        key_name, private_key = self._keypair(name, settings)
+        pki = OctaviaPki(
+            f"{name}-pki",
+            settings.pki,
+            pulumi.ResourceOptions(parent=self, transformations=[_protect_cas] if settings.protect else None),
+        )
+
+        outputs: dict[str, Any] = {
+            "mgmt_network_id": network.network_id,
+            "mgmt_subnet_id": network.subnet_id,
+            "mgmt_subnet_cidr": network.cidr,
+            "amphora_secgroup_id": groups.amphora_id,
+            "health_manager_secgroup_id": groups.health_manager_id,
+            "amp_flavor_id": flavor.flavor_id,
+            "amp_ssh_key_name": key_name,
+            "amp_ssh_private_key": private_key,
+            "amp_image_id": images.current_id,
+            "amp_image_tag": images.tag,
+            "amp_image_owner_id": images.owner_id,
+            "health_manager_ports": health_managers.ports,
+            "health_manager_ips": health_managers.ips,
+            "controller_ip_port_list": health_managers.controller_ip_port_list,
+            "octavia_flavor_ids": octavia_flavors.flavor_ids,
+            "octavia_flavor_profile_ids": octavia_flavors.profile_ids,
+            "loadbalancer_topology": settings.topology.default,
+            **{name: getattr(pki, name) for name in CERTIFICATE_OUTPUTS},
+        }
+        outputs.update(_rendered(settings, outputs, health_managers))
+        mismatch = set(OUTPUT_NAMES) ^ set(outputs)
+        if mismatch:
+            raise RuntimeError(f"outputs and OUTPUT_NAMES disagree: {sorted(mismatch)}")
+        self.outputs = {name: outputs[name] for name in OUTPUT_NAMES}
+        self.register_outputs(self.outputs)
+
+    def _keypair(self, name: str, settings: Settings) -> tuple[pulumi.Input[str], pulumi.Input[str]]:
+        if not settings.access.ssh_enabled:
+            return "", pulumi.Output.secret("")
+        keypair = AmphoraKeypair(
+            f"{name}-ssh",
+            AmphoraKeypairArgs(settings.access.ssh_public_key, settings.name_prefix),
+            pulumi.ResourceOptions(parent=self),
+        )
+        return keypair.key_name, keypair.private_key
+
+
+def _protect_cas(args: pulumi.ResourceTransformationArgs) -> Optional[pulumi.ResourceTransformationResult]:
+    if args.name.endswith(CA_RESOURCE_SUFFIXES):
+        return pulumi.ResourceTransformationResult(
+            args.props, pulumi.ResourceOptions.merge(args.opts, pulumi.ResourceOptions(protect=True))
+        )
+    return None
+
+
+def _rendered(settings: Settings, outputs: dict[str, Any], health_managers: HealthManagerPorts) -> dict[str, Any]:
+    """octavia.conf and deployment-tool variables from settings and resolved outputs."""
+    network = settings.network
+    plain = {
+        "mgmt_network_name": f"{settings.name_prefix}{network.name}",
+        "mgmt_physical_network": network.physical_network,
+        "mgmt_network_type": network.network_type,
+        "mgmt_segmentation_id": network.segmentation_id,
+        "mgmt_subnet_cidr": str(network.cidr),
+        "mgmt_allocation_pools": ",".join(str(pool) for pool in network.allocation_pools),
+        "mgmt_enable_dhcp": network.enable_dhcp,
+        "amphora_secgroup_name": f"{settings.name_prefix}{GROUP_NAMES[AMPHORA]}",
+        "amp_flavor_name": f"{settings.name_prefix}{settings.flavor.name}",
+        "ssh_enabled": settings.access.ssh_enabled,
+        "health_manager_port": settings.health_manager_port,
+        # One rendering for every controller: bind all addresses; a per-host bind_ip is
+        # health_manager_ips[host].
+        "bind_ip": WILDCARD_BIND_IP[network.ip_version],
+        "enable_anti_affinity": settings.topology.anti_affinity,
+        "anti_affinity_policy": settings.topology.anti_affinity_policy,
+    }
+    public = {
+        key: outputs[key]
+        for key in (
+            "mgmt_network_id",
+            "amphora_secgroup_id",
+            "amp_flavor_id",
+            "amp_image_tag",
+            "amp_image_owner_id",
+            "amp_ssh_key_name",
+            "loadbalancer_topology",
+            "controller_ip_port_list",
+        )
+    }
+    public["health_manager_ip_list"] = pulumi.Output.all(*health_managers.ips.values()).apply(",".join)
+    secret = {
+        key: outputs[key] for key in ("heartbeat_key", "ca_private_key_passphrase", "server_certs_key_passphrase")
+    }
+    everything = pulumi.Output.all(**plain, **public, **secret).apply(lambda v: with_cert_paths(v, settings.cert_dir))
+    non_secret = pulumi.Output.all(**plain, **public).apply(lambda v: with_cert_paths(v, settings.cert_dir))
+    return {
+        "octavia_conf": pulumi.Output.secret(everything.apply(render_octavia_conf)),
+        "openstack_ansible_user_variables": pulumi.Output.secret(everything.apply(render_openstack_ansible)),
+        "kolla_ansible_globals": non_secret.apply(render_kolla_ansible),
+    }

@@ -1,0 +1,93 @@
+"""Amphora images in Glance, with safe rotation.
+
+Octavia picks the image by tag, filtered to status active and sorted by created_at descending
+(octavia/image/drivers/glance_driver.py). So:
+- the current version is created with the tag; while it uploads/imports it is not active and
+  Octavia keeps using the previous one;
+- previous versions depend on the current one, so their tag is removed only after the current
+  image is active (the provider waits for that on create); in between Octavia sees two tagged
+  active images and takes the newest, which is the new one;
+- kept previous versions stay, untagged, for rollback; versions past amp_image_keep_previous
+  leave the config and Pulumi deletes them last, after everything else is in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_openstack as openstack
+
+from components.settings import ImageSettings, ImageVersion
+
+IMAGE_NAME = "amphora-x64-haproxy"  # Octavia's conventional name, before prefix and version
+
+
+@dataclass(frozen=True)
+class AmphoraImagesArgs:
+    image: ImageSettings
+    service_project_id: pulumi.Input[str]
+    name_prefix: str
+
+
+def image_properties(settings: ImageSettings, version: ImageVersion) -> dict[str, str]:
+    return {
+        "hw_architecture": settings.architecture,
+        "hw_rng_model": "virtio",
+        "octavia_amphora_version": version.version,
+    }
+
+
+def source_args(version: ImageVersion) -> dict:
+    if version.is_url:
+        # Glance's web-download import: Glance fetches the URL itself, nothing passes through here.
+        return {"image_source_url": version.source, "web_download": True}
+    return {"local_file_path": version.source}
+
+
+class AmphoraImages(pulumi.ComponentResource):
+    """Outputs: current_id, owner_id, tag, ids {version: image id}."""
+
+    def __init__(self, name: str, args: AmphoraImagesArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("octavia-infra:image:AmphoraImages", name, None, opts)
+        settings = args.image
+        current = self._image(name, args, settings.current, tags=[settings.tag], depends_on=[])
+        previous = {
+            version.version: self._image(name, args, version, tags=[], depends_on=[current])
+            for version in settings.previous
+        }
+        self.current_id = current.id
+        # Glance makes the caller's project the owner; Octavia filters on it (amp_image_owner_id).
+        self.owner_id = current.owner
+        self.tag = settings.tag
+        self.ids = {**{v: image.id for v, image in previous.items()}, settings.current.version: current.id}
+        self._warn_unless_owned_by(args.service_project_id)
+        self.register_outputs(
+            {"current_id": self.current_id, "owner_id": self.owner_id, "tag": self.tag, "ids": self.ids}
+        )
+
+    def _warn_unless_owned_by(self, service_project_id: pulumi.Input[str]) -> None:
+        def check(ids: list) -> None:
+            owner, service = ids
+            if owner and service and owner != service:
+                pulumi.log.warn(
+                    f"the amphora image belongs to project {owner}, not the service project {service}: "
+                    "run the stack with credentials scoped to the service project",
+                    resource=self,
+                )
+
+        pulumi.Output.all(self.owner_id, service_project_id).apply(check)
+
+    def _image(self, name, args, version: ImageVersion, tags, depends_on) -> openstack.images.Image:
+        return openstack.images.Image(
+            f"{name}-{version.version}",
+            name=f"{args.name_prefix}{IMAGE_NAME}-{version.version}",
+            container_format="bare",
+            disk_format="qcow2",
+            visibility="private",
+            tags=tags,
+            properties=image_properties(args.image, version),
+            **source_args(version),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+        )

@@ -1,0 +1,407 @@
+"""The certificates and secrets Octavia's amphora driver needs, generated once and kept in state.
+
+Interface
+---------
+    from components.pki import OctaviaPki, PkiSettings, parse_pki_settings
+
+    settings: PkiSettings = parse_pki_settings(config.get_object("pki") or {})  # raises ConfigError
+    pki = OctaviaPki("octavia-pki", settings, pulumi.ResourceOptions(parent=foundation))
+
+parse_pki_settings(section) takes the `pki` config section as a plain dict (the whole section
+may be marked secret in the stack because it can hold imported PEMs; pass its plain value) and
+validates everything, including imported PEMs, before any resource exists. Errors are ConfigError
+with keys such as `pki.client_cert.validity_days`.
+
+OctaviaPki attributes (pulumi.Output[str]; (s) = secret) and the octavia.conf option each feeds:
+    ca_certificate                    [certificates] ca_certificate (server CA, signs amphora certs)
+    ca_private_key (s)                [certificates] ca_private_key, PEM encrypted with the passphrase
+    ca_private_key_passphrase (s)     [certificates] ca_private_key_passphrase
+    server_ca                         [haproxy_amphora] server_ca (server CA trust bundle)
+    client_ca                         [controller_worker] client_ca (client CA trust bundle)
+    client_cert (s)                   [haproxy_amphora] client_cert (certificate + key, one PEM)
+    server_certs_key_passphrase (s)   [certificates] server_certs_key_passphrase (32 base64url chars)
+    heartbeat_key (s)                 [health_manager] heartbeat_key
+    server_ca_expires_at, client_ca_expires_at, client_cert_expires_at   ISO 8601 UTC
+
+Config keys (all optional; defaults and reasons in the dataclasses below and docs/pki.md):
+    pki.server_ca.* and pki.client_ca.*:
+        key_type, key_size, validity_days, expiry_warning_days, generation, keep_previous_until,
+        subject.{common_name,organization,organizational_unit,country},
+        existing.{certificate_pem,private_key_pem,private_key_passphrase}
+    pki.client_cert.*: key_type, key_size, validity_days, renew_before_days, subject.*
+    pki.heartbeat_key, pki.server_certs_key_passphrase
+
+The clock (renewals, rollover dates, expiry warnings) can be moved with OCTAVIA_PKI_NOW, see
+components/pki_provider.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import re
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+
+from components import pki_crypto as crypto
+from components.errors import ConfigError
+from components.pki_crypto import KEY_SIZES, SERVER_CERTS_KEY_PASSPHRASE_BYTES, Subject
+from components.pki_provider import CertificateAuthority, ClientCertificate, RandomSecret, pki_now, renewal_due
+
+# --- Settings ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExistingCa:
+    """A CA brought from elsewhere (e.g. an existing deployment) instead of generating one.
+
+    Put these in secret config. The key may be encrypted (private_key_passphrase) or not; in
+    state it is re-encrypted under a generated passphrase like a generated CA's key. Import is
+    how a brownfield deployment keeps its running amphorae trusting the controllers.
+    """
+
+    certificate_pem: str
+    private_key_pem: str = field(repr=False)
+    private_key_passphrase: Optional[str] = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class CaSettings:
+    """One certificate authority (server CA or client CA).
+
+    key_type / key_size: rsa 4096 by default: a CA lives ten years, past 2030 when NIST SP 800-57
+        retires 2048-bit RSA; rsa 2048/3072/4096 and ec 256/384 (P-256/P-384) are accepted.
+    validity_days: 3650 (10 years): rolling a CA over means failing over every amphora, so
+        make it rare.
+    expiry_warning_days: 365: every preview and up warns once the CA expires within this many
+        days, leaving a year to plan a rollover. CAs never roll over by themselves because a
+        rollover needs an amphora failover window.
+    generation: 1: bump it to roll the CA over (a new key and certificate; the old one is kept
+        as "previous" in state).
+    keep_previous_until: none: up to and including this date (YYYY-MM-DD), the previous CA stays
+        in the trust bundle (server_ca / client_ca) and, for the client CA, keeps signing the
+        controllers' client certificate, so amphorae booted before the rollover keep working while
+        amphorae booted after it trust both. Set it to the date by which all amphorae will have
+        been failed over. Unset: the new CA takes over at once.
+    subject: the certificate subject; only common_name is required.
+    existing: import this CA instead of generating one (key/validity/subject/generation unused).
+    """
+
+    subject: Subject
+    key_type: str = "rsa"
+    key_size: int = 4096
+    validity_days: int = 3650
+    expiry_warning_days: int = 365
+    generation: int = 1
+    keep_previous_until: Optional[datetime.date] = None
+    existing: Optional[ExistingCa] = None
+
+
+@dataclass(frozen=True)
+class ClientCertSettings:
+    """The controllers' TLS client certificate, signed by the client CA.
+
+    key_type / key_size: rsa 3072: strong past 2030, and RSA is what every amphora image's TLS
+        stack accepts; ec 256/384 work too.
+    validity_days: 730 (2 years): short-lived because it is renewed automatically.
+    renew_before_days: 30: once the certificate expires within this many days, preview shows a
+        replacement and up reissues it; must be shorter than validity_days.
+    subject: the certificate subject.
+    """
+
+    subject: Subject = Subject(common_name="octavia-controller")
+    key_type: str = "rsa"
+    key_size: int = 3072
+    validity_days: int = 730
+    renew_before_days: int = 30
+
+
+@dataclass(frozen=True)
+class PkiSettings:
+    """Everything the `pki` config section controls.
+
+    heartbeat_key / server_certs_key_passphrase: none: generated once and kept in state. Set
+        them (secret config) only to carry over the values of an existing deployment: running
+        amphorae sign heartbeats with the old key, and Octavia decrypts stored amphora keys with
+        the old passphrase (which must be exactly 32 base64url characters).
+    """
+
+    server_ca: CaSettings = CaSettings(subject=Subject(common_name="Octavia amphora server CA"))
+    client_ca: CaSettings = CaSettings(subject=Subject(common_name="Octavia controller client CA"))
+    client_cert: ClientCertSettings = ClientCertSettings()
+    heartbeat_key: Optional[str] = field(default=None, repr=False)
+    server_certs_key_passphrase: Optional[str] = field(default=None, repr=False)
+
+
+# --- Parsing -------------------------------------------------------------------------------------
+
+SECRET_SHOWN_AS = "<secret>"
+_BASE64URL_32 = re.compile(r"[A-Za-z0-9_-]{32}")
+_COUNTRY = re.compile(r"[A-Z]{2}")
+_NAME_FIELD_MAX = 64  # RFC 5280 upper bound for CN, O and OU
+# key_size when key_type is set without one and differs from the default type: P-256 is the
+# most widely supported curve.
+_OTHER_TYPE_KEY_SIZE = {"rsa": 3072, "ec": 256}
+
+
+class _Section:
+    """A config mapping at a dotted key path; every accessor raises ConfigError naming the key."""
+
+    def __init__(self, data: Any, path: str, known: tuple[str, ...]):
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(path, data, "must be a mapping")
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ConfigError(f"{path}.{unknown[0]}", data[unknown[0]], f"unknown key; valid: {', '.join(known)}")
+        self.data, self.path = data, path
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}"
+
+    def has(self, name: str) -> bool:
+        return self.data.get(name) is not None
+
+    def integer(self, name: str, default: int, minimum: int) -> int:
+        value = self.data.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ConfigError(self.key(name), value, f"must be a whole number >= {minimum}")
+        return value
+
+    def text(self, name: str, default: Optional[str], secret: bool = False) -> Optional[str]:
+        value = self.data.get(name, default)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(self.key(name), SECRET_SHOWN_AS if secret else value, "must be a non-empty string")
+        return value
+
+    def date(self, name: str) -> Optional[datetime.date]:
+        value = self.data.get(name)
+        if isinstance(value, datetime.datetime):
+            return value.date()
+        if value is None or isinstance(value, datetime.date):  # YAML loaders may yield dates
+            return value
+        try:
+            return datetime.datetime.fromisoformat(str(value)).date()
+        except ValueError:
+            raise ConfigError(self.key(name), value, "must be a date, YYYY-MM-DD") from None
+
+
+def _parse_key(section: _Section, defaults: Any) -> dict[str, Any]:
+    key_type = section.data.get("key_type", defaults.key_type)
+    if key_type not in KEY_SIZES:
+        raise ConfigError(section.key("key_type"), key_type, f"unknown key type; valid: {', '.join(KEY_SIZES)}")
+    default_size = defaults.key_size if key_type == defaults.key_type else _OTHER_TYPE_KEY_SIZE[key_type]
+    key_size = section.data.get("key_size", default_size)
+    if key_size not in KEY_SIZES[key_type]:
+        sizes = ", ".join(map(str, KEY_SIZES[key_type]))
+        raise ConfigError(section.key("key_size"), key_size, f"for key_type {key_type}: one of {sizes}")
+    return {"key_type": key_type, "key_size": key_size}
+
+
+def _parse_subject(data: Any, path: str, default: Subject) -> Subject:
+    section = _Section(data, path, tuple(f.name for f in dataclasses.fields(Subject)))
+    values = {name: section.text(name, None) for name in section.data}
+    subject = dataclasses.replace(default, **values)
+    for name in ("common_name", "organization", "organizational_unit"):
+        value = getattr(subject, name)
+        if value is not None and len(value) > _NAME_FIELD_MAX:
+            raise ConfigError(section.key(name), value, f"at most {_NAME_FIELD_MAX} characters")
+    if subject.country is not None and not _COUNTRY.fullmatch(subject.country):
+        raise ConfigError(section.key("country"), subject.country, "two upper-case letters (ISO 3166), e.g. DE")
+    return subject
+
+
+def _shorter_than_validity(section: _Section, name: str, default: int, validity_days: int) -> int:
+    days = section.integer(name, default, minimum=0)
+    if days >= validity_days:
+        raise ConfigError(section.key(name), days, f"must be shorter than validity_days ({validity_days})")
+    return days
+
+
+def _parse_existing_ca(data: Any, path: str) -> ExistingCa:
+    section = _Section(data, path, tuple(f.name for f in dataclasses.fields(ExistingCa)))
+    for name in ("certificate_pem", "private_key_pem"):
+        if not section.has(name):
+            raise ConfigError(section.key(name), None, "required when importing an existing CA")
+    existing = ExistingCa(
+        certificate_pem=section.text("certificate_pem", None),
+        private_key_pem=section.text("private_key_pem", None, secret=True),
+        private_key_passphrase=section.text("private_key_passphrase", None, secret=True),
+    )
+    try:
+        certificate = crypto.load_certificate(existing.certificate_pem)
+    except ValueError as error:
+        raise ConfigError(section.key("certificate_pem"), "<PEM>", f"not a PEM certificate ({error})") from None
+    try:
+        key = crypto.load_private_key(existing.private_key_pem, existing.private_key_passphrase)
+    except (ValueError, TypeError) as error:  # TypeError: passphrase given for a plain key or missing
+        raise ConfigError(
+            section.key("private_key_pem"), SECRET_SHOWN_AS,
+            f"not a PEM RSA/EC private key readable with private_key_passphrase ({error})",
+        ) from None
+    if not crypto.key_matches_certificate(key, certificate):
+        raise ConfigError(section.key("private_key_pem"), SECRET_SHOWN_AS, "does not match certificate_pem")
+    if not crypto.is_ca_certificate(certificate):
+        raise ConfigError(section.key("certificate_pem"), str(certificate.subject), "not a CA (basicConstraints CA:TRUE)")
+    return existing
+
+
+def _parse_ca(data: Any, path: str, default: CaSettings) -> CaSettings:
+    section = _Section(data, path, tuple(f.name for f in dataclasses.fields(CaSettings)))
+    validity_days = section.integer("validity_days", default.validity_days, minimum=1)
+    return CaSettings(
+        **_parse_key(section, default),
+        validity_days=validity_days,
+        expiry_warning_days=_shorter_than_validity(section, "expiry_warning_days", default.expiry_warning_days, validity_days),
+        generation=section.integer("generation", default.generation, minimum=1),
+        keep_previous_until=section.date("keep_previous_until"),
+        subject=_parse_subject(section.data.get("subject"), section.key("subject"), default.subject),
+        existing=_parse_existing_ca(section.data["existing"], section.key("existing")) if section.has("existing") else None,
+    )
+
+
+def _parse_client_cert(data: Any, path: str, default: ClientCertSettings) -> ClientCertSettings:
+    section = _Section(data, path, tuple(f.name for f in dataclasses.fields(ClientCertSettings)))
+    validity_days = section.integer("validity_days", default.validity_days, minimum=1)
+    return ClientCertSettings(
+        **_parse_key(section, default),
+        validity_days=validity_days,
+        renew_before_days=_shorter_than_validity(section, "renew_before_days", default.renew_before_days, validity_days),
+        subject=_parse_subject(section.data.get("subject"), section.key("subject"), default.subject),
+    )
+
+
+def parse_pki_settings(data: Optional[dict[str, Any]], path: str = "pki") -> PkiSettings:
+    """Validate the `pki` config section (a plain dict, None for all defaults)."""
+    section = _Section(data, path, tuple(f.name for f in dataclasses.fields(PkiSettings)))
+    defaults = PkiSettings()
+    passphrase = section.text("server_certs_key_passphrase", None, secret=True)
+    if passphrase is not None and not _BASE64URL_32.fullmatch(passphrase):
+        raise ConfigError(section.key("server_certs_key_passphrase"), SECRET_SHOWN_AS, "exactly 32 base64url characters (A-Z a-z 0-9 - _)")
+    return PkiSettings(
+        server_ca=_parse_ca(section.data.get("server_ca"), section.key("server_ca"), defaults.server_ca),
+        client_ca=_parse_ca(section.data.get("client_ca"), section.key("client_ca"), defaults.client_ca),
+        client_cert=_parse_client_cert(section.data.get("client_cert"), section.key("client_cert"), defaults.client_cert),
+        heartbeat_key=section.text("heartbeat_key", None, secret=True),
+        server_certs_key_passphrase=passphrase,
+    )
+
+
+# --- Component -----------------------------------------------------------------------------------
+
+HEARTBEAT_KEY_BYTES = 32
+
+
+def _ca_inputs(ca: CaSettings) -> dict[str, Any]:
+    if ca.existing:
+        return {
+            "existing_certificate_pem": ca.existing.certificate_pem,
+            "existing_private_key_pem": pulumi.Output.secret(ca.existing.private_key_pem),
+            "existing_private_key_passphrase": (
+                pulumi.Output.secret(ca.existing.private_key_passphrase) if ca.existing.private_key_passphrase else None
+            ),
+        }
+    return {
+        "key_type": ca.key_type, "key_size": ca.key_size, "validity_days": ca.validity_days,
+        "generation": ca.generation, "subject": dataclasses.asdict(ca.subject),
+    }
+
+
+def _client_cert_inputs(cert: ClientCertSettings) -> dict[str, Any]:
+    return {
+        "key_type": cert.key_type, "key_size": cert.key_size, "validity_days": cert.validity_days,
+        "renew_before_days": cert.renew_before_days, "subject": dataclasses.asdict(cert.subject),
+    }
+
+
+def keeps_previous(ca: CaSettings, today: datetime.date) -> bool:
+    """Whether the previous CA still belongs in the trust bundle (and signs, for the client CA)."""
+    return ca.keep_previous_until is not None and today <= ca.keep_previous_until
+
+
+def _previous_or_current(previous: pulumi.Output, current: pulumi.Output) -> pulumi.Output:
+    return pulumi.Output.all(previous, current).apply(lambda values: values[0] or values[1])
+
+
+def _trust_bundle(ca: CertificateAuthority, keep_previous: bool) -> pulumi.Output[str]:
+    if not keep_previous:
+        return ca.certificate_pem.apply(crypto.pem_bundle)
+    return pulumi.Output.all(ca.certificate_pem, ca.previous_certificate_pem).apply(lambda pems: crypto.pem_bundle(*pems))
+
+
+class OctaviaPki(pulumi.ComponentResource):
+    """Server CA, client CA, controller client certificate, heartbeat key and passphrases."""
+
+    def __init__(self, name: str, settings: PkiSettings, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("octavia-infra:pki:OctaviaPki", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        today = pki_now().date()
+
+        server_ca = CertificateAuthority(f"{name}-server-ca", _ca_inputs(settings.server_ca), child)
+        client_ca = CertificateAuthority(f"{name}-client-ca", _ca_inputs(settings.client_ca), child)
+        client_keeps_previous = keeps_previous(settings.client_ca, today)
+        signer_cert, signer_key = client_ca.certificate_pem, client_ca.private_key_pem
+        if client_keeps_previous:
+            # Amphorae booted before the rollover trust only the previous client CA.
+            signer_cert = _previous_or_current(client_ca.previous_certificate_pem, client_ca.certificate_pem)
+            signer_key = _previous_or_current(client_ca.previous_private_key_pem, client_ca.private_key_pem)
+        client_cert = ClientCertificate(
+            f"{name}-client-cert",
+            {
+                **_client_cert_inputs(settings.client_cert),
+                "issuer_certificate_pem": signer_cert,
+                "issuer_private_key_pem": signer_key,
+                "issuer_private_key_passphrase": client_ca.private_key_passphrase,
+            },
+            child,
+        )
+
+        self.ca_certificate = server_ca.certificate_pem
+        self.ca_private_key = pulumi.Output.secret(server_ca.private_key_pem)
+        self.ca_private_key_passphrase = pulumi.Output.secret(server_ca.private_key_passphrase)
+        self.server_ca = _trust_bundle(server_ca, keeps_previous(settings.server_ca, today))
+        self.client_ca = _trust_bundle(client_ca, client_keeps_previous)
+        self.client_cert = pulumi.Output.secret(client_cert.bundle_pem)
+        self.server_certs_key_passphrase = self._generated_unless_given(
+            settings.server_certs_key_passphrase, f"{name}-server-certs-key-passphrase", SERVER_CERTS_KEY_PASSPHRASE_BYTES
+        )
+        self.heartbeat_key = self._generated_unless_given(settings.heartbeat_key, f"{name}-heartbeat-key", HEARTBEAT_KEY_BYTES)
+        self.server_ca_expires_at = server_ca.not_after
+        self.client_ca_expires_at = client_ca.not_after
+        self.client_cert_expires_at = client_cert.not_after
+
+        self._warn_if_expiring("server", server_ca.not_after, settings.server_ca.expiry_warning_days)
+        self._warn_if_expiring("client", client_ca.not_after, settings.client_ca.expiry_warning_days)
+
+        self.register_outputs({
+            "ca_certificate": self.ca_certificate,
+            "ca_private_key": self.ca_private_key,
+            "ca_private_key_passphrase": self.ca_private_key_passphrase,
+            "server_ca": self.server_ca,
+            "client_ca": self.client_ca,
+            "client_cert": self.client_cert,
+            "server_certs_key_passphrase": self.server_certs_key_passphrase,
+            "heartbeat_key": self.heartbeat_key,
+            "server_ca_expires_at": self.server_ca_expires_at,
+            "client_ca_expires_at": self.client_ca_expires_at,
+            "client_cert_expires_at": self.client_cert_expires_at,
+        })
+
+    def _generated_unless_given(self, given: Optional[str], resource_name: str, byte_count: int) -> pulumi.Output[str]:
+        if given is not None:
+            return pulumi.Output.secret(given)
+        return pulumi.Output.secret(RandomSecret(resource_name, byte_count, pulumi.ResourceOptions(parent=self)).value)
+
+    def _warn_if_expiring(self, label: str, not_after: pulumi.Output[str], warning_days: int) -> None:
+        def warn(expires: Optional[str]) -> None:
+            if expires and renewal_due(expires, warning_days, pki_now()):
+                pulumi.log.warn(
+                    f"the {label} CA expires {expires}: roll it over (bump pki.{label}_ca.generation, "
+                    f"set keep_previous_until) and fail over the amphorae, see docs/pki.md",
+                    resource=self,
+                )
+
+        not_after.apply(warn)

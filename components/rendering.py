@@ -1,0 +1,137 @@
+"""Render the stack's results for the tools that configure Octavia: octavia.conf, OpenStack-Ansible
+user variables and kolla-ansible globals. Pure functions over resolved values, one table each.
+
+`values` is a plain dict with the keys named in the tables (the foundation resolves the outputs).
+Certificates appear in octavia.conf as file paths: the deployment tool writes the certificate
+outputs to CERT_FILES under the configured directory.
+"""
+
+from __future__ import annotations
+
+import configparser
+import io
+from typing import Any, Mapping
+
+import yaml
+
+# Certificate output -> file name under octavia_cert_dir (names from Octavia's certificate guide;
+# kolla-ansible expects the same names in /etc/kolla/config/octavia/).
+CERT_FILES = {
+    "ca_certificate": "server_ca.cert.pem",
+    "ca_private_key": "server_ca.key.pem",
+    "server_ca": "server_ca-chain.cert.pem",
+    "client_ca": "client_ca.cert.pem",
+    "client_cert": "client.cert-and-key.pem",
+}
+
+# (section, option, value key). A value of None leaves the option out (Octavia's default applies).
+OCTAVIA_CONF = (
+    ("controller_worker", "amp_boot_network_list", "mgmt_network_id"),
+    ("controller_worker", "amp_secgroup_list", "amphora_secgroup_id"),
+    ("controller_worker", "amp_flavor_id", "amp_flavor_id"),
+    ("controller_worker", "amp_image_tag", "amp_image_tag"),
+    ("controller_worker", "amp_image_owner_id", "amp_image_owner_id"),
+    ("controller_worker", "amp_ssh_key_name", "amp_ssh_key_name"),
+    ("controller_worker", "loadbalancer_topology", "loadbalancer_topology"),
+    ("controller_worker", "client_ca", "client_ca_path"),
+    ("health_manager", "bind_ip", "bind_ip"),
+    ("health_manager", "bind_port", "health_manager_port"),
+    ("health_manager", "controller_ip_port_list", "controller_ip_port_list"),
+    ("health_manager", "heartbeat_key", "heartbeat_key"),
+    ("certificates", "ca_certificate", "ca_certificate_path"),
+    ("certificates", "ca_private_key", "ca_private_key_path"),
+    ("certificates", "ca_private_key_passphrase", "ca_private_key_passphrase"),
+    ("certificates", "server_certs_key_passphrase", "server_certs_key_passphrase"),
+    ("haproxy_amphora", "client_cert", "client_cert_path"),
+    ("haproxy_amphora", "server_ca", "server_ca_path"),
+    ("nova", "enable_anti_affinity", "enable_anti_affinity"),
+    ("nova", "anti_affinity_policy", "anti_affinity_policy"),
+)
+
+# OpenStack-Ansible os_octavia role variable -> value key. The stack owns the network, flavor,
+# image and certificates, so the role is told not to create them.
+OPENSTACK_ANSIBLE_VARS = (
+    ("octavia_neutron_management_network_name", "mgmt_network_name"),
+    ("octavia_provider_network_name", "mgmt_physical_network"),
+    ("octavia_provider_network_type", "mgmt_network_type"),
+    ("octavia_provider_segmentation_id", "mgmt_segmentation_id"),
+    ("octavia_management_net_subnet_cidr", "mgmt_subnet_cidr"),
+    ("octavia_management_net_subnet_allocation_pools", "mgmt_allocation_pools"),
+    ("octavia_management_net_dhcp", "mgmt_enable_dhcp"),
+    ("octavia_security_group_name", "amphora_secgroup_name"),
+    ("octavia_security_group_rule_cidr", "mgmt_subnet_cidr"),
+    ("octavia_amp_flavor_name", "amp_flavor_name"),
+    ("octavia_glance_image_tag", "amp_image_tag"),
+    ("octavia_amp_image_owner_id", "amp_image_owner_id"),
+    ("octavia_ssh_enabled", "ssh_enabled"),
+    ("octavia_ssh_key_name", "amp_ssh_key_name"),
+    ("octavia_health_manager_port", "health_manager_port"),
+    ("octavia_hm_hosts", "health_manager_ip_list"),
+    ("octavia_loadbalancer_topology", "loadbalancer_topology"),
+    ("octavia_enable_anti_affinity", "enable_anti_affinity"),
+    ("octavia_ca_private_key_passphrase", "ca_private_key_passphrase"),
+)
+OPENSTACK_ANSIBLE_CONSTANTS = {
+    "octavia_service_net_setup": False,
+    "octavia_amp_image_upload_enabled": False,
+    "octavia_download_artefact": False,
+}
+
+# kolla-ansible globals.yml variable -> value key (octavia_auto_configure off: the stack made them).
+KOLLA_ANSIBLE_GLOBALS = (
+    ("octavia_amp_boot_network_list", "mgmt_network_id"),
+    ("octavia_amp_secgroup_list", "amphora_secgroup_id"),
+    ("octavia_amp_flavor_id", "amp_flavor_id"),
+    ("octavia_amp_image_tag", "amp_image_tag"),
+    ("octavia_amp_image_owner_id", "amp_image_owner_id"),
+    ("octavia_loadbalancer_topology", "loadbalancer_topology"),
+)
+KOLLA_ANSIBLE_CONSTANTS = {"enable_octavia": "yes", "octavia_auto_configure": "no", "octavia_network_type": "provider"}
+
+
+def with_cert_paths(values: Mapping[str, Any], cert_dir: str) -> dict[str, Any]:
+    """values plus <certificate>_path for every certificate file."""
+    paths = {f"{name}_path": f"{cert_dir.rstrip('/')}/{file}" for name, file in CERT_FILES.items()}
+    return {**values, **paths}
+
+
+def octavia_conf_sections(values: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    sections: dict[str, dict[str, str]] = {}
+    for section, option, key in OCTAVIA_CONF:
+        value = values.get(key)
+        options = sections.setdefault(section, {})
+        if value not in (None, ""):
+            options[option] = _conf_value(value)
+    return sections
+
+
+def _conf_value(value: Any) -> str:
+    return str(value) if not isinstance(value, bool) else ("True" if value else "False")
+
+
+def render_octavia_conf(values: Mapping[str, Any]) -> str:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str  # keep option names as written
+    parser.read_dict(octavia_conf_sections(values))
+    buffer = io.StringIO()
+    parser.write(buffer)
+    return buffer.getvalue()
+
+
+def _mapped(table, values: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: values[key] for name, key in table if values.get(key) not in (None, "")}
+
+
+def render_openstack_ansible(values: Mapping[str, Any]) -> str:
+    variables = {
+        **OPENSTACK_ANSIBLE_CONSTANTS,
+        **_mapped(OPENSTACK_ANSIBLE_VARS, values),
+        # Options the role has no variable for reach octavia.conf through its override hook.
+        "octavia_octavia_conf_overrides": octavia_conf_sections(values),
+    }
+    return "---\n" + yaml.safe_dump(variables, sort_keys=False, default_flow_style=False)
+
+
+def render_kolla_ansible(values: Mapping[str, Any]) -> str:
+    variables = {**KOLLA_ANSIBLE_CONSTANTS, **_mapped(KOLLA_ANSIBLE_GLOBALS, values)}
+    return "---\n" + yaml.safe_dump(variables, sort_keys=False, default_flow_style=False)

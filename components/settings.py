@@ -1,0 +1,672 @@
+"""The settings model: reads and validates the whole stack config before any resource is declared.
+
+Input is a plain dict of config values keyed without the project namespace, so tests need no
+Pulumi runtime. Keys, types and defaults come from the config schema in Pulumi.yaml (the one place
+every knob is documented); this module adds the checks a type cannot express. Every failure is a
+ConfigError naming the key, the bad value and what would be valid.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import ipaddress
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional
+
+import yaml
+
+from components.errors import ConfigError
+from components.netmath import IPAddress, IPNetwork, IpRange, default_pools, first_overlap
+from components.pki import parse_pki_settings
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "Pulumi.yaml"
+
+# Objects Pulumi's schema cannot type (it has no object type); each is parsed by its own model.
+STRUCTURED_KEYS = ("pki",)
+
+# Options that existed once and were removed upstream: asking for them is an error that says so.
+REMOVED_KEYS = {
+    "spare_amphora_pool_size": "the spare amphora pool was removed from Octavia in Xena; "
+    "remove the key (failover speed now comes from a small image and a fast boot)",
+    "lbaas_v1": "the neutron-lbaas v1 API is retired (neutron-lbaas itself was retired in Train); "
+    "remove the key, Octavia serves the v2 API",
+    "neutron_lbaas": "neutron-lbaas was retired in Train; remove the key, Octavia serves the "
+    "load-balancer v2 API directly",
+}
+
+AMPHORAE_PER_LOADBALANCER = {"SINGLE": 1, "ACTIVE_STANDBY": 2}
+# Segmentation id range per network type; flat has none.
+SEGMENTATION_RANGES = {"flat": None, "vlan": (1, 4094), "vxlan": (1, 16777215), "geneve": (1, 16777215)}
+ANTI_AFFINITY_POLICIES = ("anti-affinity", "soft-anti-affinity")
+ARCHITECTURES = ("x86_64", "aarch64", "ppc64le", "s390x")
+SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521")
+# Neutron DHCP ports also take pool addresses (dhcp_agents_per_network, 2 in HA deployments).
+DHCP_PORTS_PER_NETWORK = 2
+MTU_RANGE = (68, 9216)
+IPV6_MIN_MTU = 1280
+PORT_RANGE = (1, 65535)
+# RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens.
+_HOSTNAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$")
+_NAME_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+# --- the schema ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    name: str
+    type: str
+    default: Any
+    description: str
+    item_type: Optional[str] = None
+
+
+@functools.lru_cache(maxsize=None)
+def load_schema(path: Path = SCHEMA_PATH) -> Mapping[str, ConfigKey]:
+    """The project config schema of Pulumi.yaml, keyed by config key."""
+    declared = yaml.safe_load(path.read_text())["config"]
+    return {
+        name: ConfigKey(
+            name,
+            spec["type"],
+            spec.get("default"),
+            spec.get("description", ""),
+            (spec.get("items") or {}).get("type"),
+        )
+        for name, spec in declared.items()
+    }
+
+
+_PYTHON_TYPES = {"string": (str,), "integer": (int,), "boolean": (bool,), "array": (list, tuple)}
+
+
+def _matches(value: Any, type_name: str) -> bool:
+    # bool is an int in Python; a boolean must not pass as an integer or the reverse.
+    if type_name == "integer" and isinstance(value, bool):
+        return False
+    return isinstance(value, _PYTHON_TYPES[type_name])
+
+
+def _typed_values(raw: Mapping[str, Any], schema: Mapping[str, ConfigKey]) -> dict[str, Any]:
+    """Defaults merged with raw values, after rejecting removed, unknown and mistyped keys."""
+    _reject_unknown(raw, schema)
+    for key, value in raw.items():
+        if key in schema:
+            _check_type(key, value, schema[key])
+    return {**{name: spec.default for name, spec in schema.items()}, **raw}
+
+
+def _reject_unknown(raw: Mapping[str, Any], schema: Mapping[str, ConfigKey]) -> None:
+    for key in raw:
+        if key in REMOVED_KEYS:
+            raise ConfigError(key, raw[key], REMOVED_KEYS[key])
+    known = sorted([*schema, *STRUCTURED_KEYS])
+    for key in raw:
+        if key not in known:
+            guess = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {guess[0]}? " if guess else ""
+            raise ConfigError(key, raw[key], f"unknown key; {hint}known keys: {', '.join(known)}")
+
+
+def _check_type(key: str, value: Any, spec: ConfigKey) -> None:
+    if not _matches(value, spec.type):
+        raise ConfigError(key, value, f"must be of type {spec.type}")
+    if spec.type == "array" and not all(_matches(item, spec.item_type) for item in value):
+        raise ConfigError(key, value, f"every item must be of type {spec.item_type}")
+
+
+def decode_config(raw: Mapping[str, str], schema: Optional[Mapping[str, ConfigKey]] = None) -> dict[str, Any]:
+    """Turn the engine's config strings into typed values (arrays and objects arrive as JSON).
+
+    Strings stay strings; anything that does not decode is passed on as-is so the type check
+    reports it with its key.
+    """
+    schema = schema or load_schema()
+    decoded = {}
+    for key, text in raw.items():
+        spec = schema.get(key)
+        if spec is not None and spec.type == "string":
+            decoded[key] = text
+            continue
+        try:
+            decoded[key] = json.loads(text)
+        except (TypeError, ValueError):
+            decoded[key] = text
+    return decoded
+
+
+# --- the model ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HostRoute:
+    destination: IPNetwork
+    nexthop: IPAddress
+
+
+@dataclass(frozen=True)
+class NetworkSettings:
+    name: str
+    network_type: str
+    physical_network: Optional[str]
+    segmentation_id: Optional[int]
+    mtu: Optional[int]
+    cidr: IPNetwork
+    allocation_pools: tuple[IpRange, ...]  # effective pools: configured, or Neutron's default
+    pools_configured: bool
+    gateway_ip: Optional[IPAddress]
+    enable_dhcp: bool
+    dns_servers: tuple[IPAddress, ...]
+    host_routes: tuple[HostRoute, ...]
+    network_id: Optional[str]  # set when adopting an existing network
+    subnet_id: Optional[str]
+
+    @property
+    def ip_version(self) -> int:
+        return self.cidr.version
+
+    @property
+    def adopted(self) -> bool:
+        return self.network_id is not None
+
+
+@dataclass(frozen=True)
+class HealthManagerHost:
+    name: str
+    ip: Optional[IPAddress]  # None: Neutron allocates from the pools
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    ssh_enabled: bool
+    ssh_public_key: Optional[str]  # None with ssh_enabled: Nova generates the key
+    debug: bool
+    log_offload: bool
+
+
+@dataclass(frozen=True)
+class FlavorSettings:
+    name: str
+    vcpus: int
+    ram_mb: int
+    disk_gb: int
+    extra_specs: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class TopologySettings:
+    default: str
+    anti_affinity: bool
+    anti_affinity_policy: str
+    offered: tuple[str, ...]
+
+    @property
+    def max_amphorae_per_loadbalancer(self) -> int:
+        return max(AMPHORAE_PER_LOADBALANCER[t] for t in (self.default, *self.offered))
+
+
+@dataclass(frozen=True)
+class ImageVersion:
+    version: str
+    source: str
+
+    @property
+    def is_url(self) -> bool:
+        return self.source.startswith(("http://", "https://"))
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    tag: str
+    architecture: str
+    versions: tuple[ImageVersion, ...]  # oldest first; only the kept ones
+    keep_previous: int
+
+    @property
+    def current(self) -> ImageVersion:
+        return self.versions[-1]
+
+    @property
+    def previous(self) -> tuple[ImageVersion, ...]:
+        return self.versions[:-1]
+
+
+@dataclass(frozen=True)
+class CapacitySettings:
+    expected_loadbalancers: int
+    headroom_percent: int
+    listeners_per_loadbalancer: int
+    members_per_pool: int
+
+    def with_headroom(self, count: int) -> int:
+        return math.ceil(count * (100 + self.headroom_percent) / 100)
+
+
+@dataclass(frozen=True)
+class Settings:
+    name_prefix: str
+    service_project: str
+    service_project_domain: str
+    protect: bool
+    network: NetworkSettings
+    health_managers: tuple[HealthManagerHost, ...]
+    health_manager_port: int
+    access: AccessSettings
+    flavor: FlavorSettings
+    topology: TopologySettings
+    image: ImageSettings
+    capacity: CapacitySettings
+    cert_dir: str
+    pki: Any  # components.pki.PkiSettings
+
+    @property
+    def planned_amphorae(self) -> int:
+        return self.capacity.expected_loadbalancers * self.topology.max_amphorae_per_loadbalancer
+
+
+def parse_settings(raw: Mapping[str, Any], pki_parser: Callable[[Mapping], Any] = parse_pki_settings) -> Settings:
+    """Validate a whole config dict and return the settings, or raise the first ConfigError.
+
+    pki_parser validates the `pki` section (components.pki owns its keys).
+    """
+    values = _typed_values(raw, load_schema())
+    topology = _topology(values)
+    capacity = _capacity(values)
+    network = _network(values)
+    health_managers = _health_managers(values, network)
+    _check_pool_capacity(values, network, health_managers, capacity, topology)
+    return Settings(
+        name_prefix=_name_prefix(values),
+        service_project=_non_empty(values, "service_project"),
+        service_project_domain=_non_empty(values, "service_project_domain"),
+        protect=values["protect"],
+        network=network,
+        health_managers=health_managers,
+        health_manager_port=_integer(values, "health_manager_port", *PORT_RANGE),
+        access=_access(values),
+        flavor=_flavor(values),
+        topology=topology,
+        image=_image(values),
+        capacity=capacity,
+        cert_dir=_non_empty(values, "octavia_cert_dir"),
+        pki=pki_parser(values.get("pki") or {}),
+    )
+
+
+# --- scalar helpers -----------------------------------------------------------------------------
+
+
+def _integer(values: Mapping, key: str, low: int, high: int) -> int:
+    value = values[key]
+    if not low <= value <= high:
+        raise ConfigError(key, value, f"an integer from {low} to {high}")
+    return value
+
+
+def _choice(values: Mapping, key: str, valid: tuple[str, ...]) -> str:
+    value = values[key]
+    if value not in valid:
+        raise ConfigError(key, value, f"one of {', '.join(valid)}")
+    return value
+
+
+def _non_empty(values: Mapping, key: str) -> str:
+    value = values[key]
+    if not value.strip():
+        raise ConfigError(key, value, "a non-empty string")
+    return value
+
+
+def _optional(values: Mapping, key: str) -> Optional[str]:
+    return values[key] or None
+
+
+def _name_prefix(values: Mapping) -> str:
+    value = values["name_prefix"]
+    if value and not _NAME_PREFIX.match(value):
+        raise ConfigError(
+            "name_prefix", value, "empty, or letters, digits, '-', '_' and '.' starting with a letter or digit"
+        )
+    return value
+
+
+def _address(key: str, text: str, shown: Any = None) -> IPAddress:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        raise ConfigError(key, shown if shown is not None else text, "an IPv4 or IPv6 address") from None
+
+
+# --- management network -------------------------------------------------------------------------
+
+
+def _network(values: Mapping) -> NetworkSettings:
+    cidr = _cidr(values)
+    gateway = _gateway(values, cidr)
+    pools_configured = bool(values["mgmt_allocation_pools"])
+    pools = _pools(values, cidr) if pools_configured else default_pools(cidr, gateway)
+    network_type, physical_network, segmentation_id = _segment(values)
+    network_id, subnet_id = _adoption(values)
+    _check_ipv6(values, cidr)
+    _check_pools_avoid(values, pools, gateway)
+    return NetworkSettings(
+        name=_non_empty(values, "mgmt_network_name"),
+        network_type=network_type,
+        physical_network=physical_network,
+        segmentation_id=segmentation_id,
+        mtu=_mtu(values, cidr),
+        cidr=cidr,
+        allocation_pools=pools,
+        pools_configured=pools_configured,
+        gateway_ip=gateway,
+        enable_dhcp=values["mgmt_enable_dhcp"],
+        dns_servers=_dns_servers(values, cidr),
+        host_routes=_host_routes(values, cidr),
+        network_id=network_id,
+        subnet_id=subnet_id,
+    )
+
+
+def _cidr(values: Mapping) -> IPNetwork:
+    key, text = "mgmt_subnet_cidr", values["mgmt_subnet_cidr"]
+    try:
+        cidr = ipaddress.ip_network(text, strict=True)
+    except ValueError:
+        raise ConfigError(key, text, "a network in CIDR form without host bits, e.g. 172.29.232.0/22") from None
+    if cidr.version == 4 and cidr.prefixlen > 29:
+        raise ConfigError(key, text, "an IPv4 network of /29 or larger")
+    if cidr.version == 6 and cidr.prefixlen != 64:
+        raise ConfigError(key, text, "an IPv6 /64 (SLAAC needs a 64-bit prefix)")
+    return cidr
+
+
+def _gateway(values: Mapping, cidr: IPNetwork) -> Optional[IPAddress]:
+    key, text = "mgmt_gateway_ip", values["mgmt_gateway_ip"]
+    if not text:
+        # IPv6 needs a gateway: the router that sends advertisements for SLAAC sits on it.
+        return cidr[1] if cidr.version == 6 else None
+    gateway = _address(key, text)
+    if gateway not in cidr or gateway in (cidr.network_address, cidr.broadcast_address):
+        raise ConfigError(key, text, f'"" or a host address inside {cidr}')
+    return gateway
+
+
+def _pools(values: Mapping, cidr: IPNetwork) -> tuple[IpRange, ...]:
+    key, items = "mgmt_allocation_pools", values["mgmt_allocation_pools"]
+    pools = []
+    for text in items:
+        try:
+            pool = IpRange.parse(text)
+        except ValueError:
+            raise ConfigError(key, text, '"start-end" with both addresses of one IP version, start <= end') from None
+        if (
+            not pool.within(cidr)
+            or pool.contains(cidr.network_address)
+            or (cidr.version == 4 and pool.contains(cidr.broadcast_address))
+        ):
+            raise ConfigError(key, text, f"a range of host addresses inside {cidr}")
+        pools.append(pool)
+    overlap = first_overlap(pools)
+    if overlap:
+        raise ConfigError(key, items, f"pools that do not overlap; {overlap[0]} overlaps {overlap[1]}")
+    return tuple(sorted(pools))
+
+
+def _check_pools_avoid(values: Mapping, pools: tuple[IpRange, ...], gateway: Optional[IPAddress]) -> None:
+    """Pools must leave the gateway, reserved ranges and used addresses alone."""
+    if gateway and any(pool.contains(gateway) for pool in pools):
+        raise ConfigError("mgmt_gateway_ip", str(gateway), f"an address outside the allocation pools {_joined(pools)}")
+    for text in values["mgmt_reserved_ranges"]:
+        try:
+            reserved = IpRange.parse(text)
+        except ValueError:
+            raise ConfigError("mgmt_reserved_ranges", text, '"start-end" or a CIDR') from None
+        if any(pool.overlaps(reserved) for pool in pools):
+            raise ConfigError(
+                "mgmt_reserved_ranges", text, f"a range outside the allocation pools {_joined(pools)}; shrink the pools"
+            )
+    for text in values["mgmt_used_ips"]:
+        used = _address("mgmt_used_ips", text)
+        if any(pool.contains(used) for pool in pools):
+            raise ConfigError(
+                "mgmt_used_ips", text, f"an address outside the allocation pools {_joined(pools)}; shrink the pools"
+            )
+
+
+def _joined(pools) -> str:
+    return ", ".join(str(p) for p in pools)
+
+
+def _segment(values: Mapping) -> tuple[str, Optional[str], Optional[int]]:
+    network_type = _choice(values, "mgmt_network_type", tuple(SEGMENTATION_RANGES))
+    physical, segment = values["mgmt_physical_network"], values["mgmt_segmentation_id"]
+    if network_type in ("flat", "vlan") and not physical:
+        raise ConfigError(
+            "mgmt_physical_network", physical, f"a physical network name; {network_type} networks need one"
+        )
+    if network_type in ("vxlan", "geneve") and physical:
+        raise ConfigError(
+            "mgmt_physical_network", physical, f'""; {network_type} is an overlay without a physical network'
+        )
+    if segment < 0:
+        raise ConfigError("mgmt_segmentation_id", segment, "0 or a positive id")
+    bounds = SEGMENTATION_RANGES[network_type]
+    if bounds is None and segment:
+        raise ConfigError("mgmt_segmentation_id", segment, "0; flat networks have no segmentation id")
+    if bounds and segment and not bounds[0] <= segment <= bounds[1]:
+        raise ConfigError(
+            "mgmt_segmentation_id", segment, f"0 (Neutron chooses) or {bounds[0]}-{bounds[1]} for {network_type}"
+        )
+    return network_type, physical or None, segment or None
+
+
+def _mtu(values: Mapping, cidr: IPNetwork) -> Optional[int]:
+    mtu = values["mgmt_mtu"]
+    if mtu == 0:
+        return None
+    low = IPV6_MIN_MTU if cidr.version == 6 else MTU_RANGE[0]
+    if not low <= mtu <= MTU_RANGE[1]:
+        raise ConfigError("mgmt_mtu", mtu, f"0 (Neutron's value) or {low}-{MTU_RANGE[1]} for IPv{cidr.version}")
+    return mtu
+
+
+def _adoption(values: Mapping) -> tuple[Optional[str], Optional[str]]:
+    network_id, subnet_id = _optional(values, "mgmt_network_id"), _optional(values, "mgmt_subnet_id")
+    if bool(network_id) != bool(subnet_id):
+        missing = "mgmt_subnet_id" if network_id else "mgmt_network_id"
+        raise ConfigError(
+            missing,
+            values[missing],
+            "set together with the other of mgmt_network_id/mgmt_subnet_id to adopt an existing network",
+        )
+    return network_id, subnet_id
+
+
+def _check_ipv6(values: Mapping, cidr: IPNetwork) -> None:
+    if cidr.version == 6 and not values["mgmt_enable_dhcp"]:
+        raise ConfigError(
+            "mgmt_enable_dhcp", False, "true for an IPv6 subnet (Neutron requires DHCP on for SLAAC address modes)"
+        )
+
+
+def _dns_servers(values: Mapping, cidr: IPNetwork) -> tuple[IPAddress, ...]:
+    servers = tuple(_address("mgmt_dns_servers", text) for text in values["mgmt_dns_servers"])
+    for server in servers:
+        if server.version != cidr.version:
+            raise ConfigError("mgmt_dns_servers", str(server), f"an IPv{cidr.version} address, like the subnet")
+    return servers
+
+
+def _host_routes(values: Mapping, cidr: IPNetwork) -> tuple[HostRoute, ...]:
+    key, routes = "mgmt_host_routes", []
+    for text in values[key]:
+        destination_text, via, nexthop_text = text.partition(" via ")
+        try:
+            route = HostRoute(
+                ipaddress.ip_network(destination_text.strip()), ipaddress.ip_address(nexthop_text.strip())
+            )
+        except ValueError:
+            raise ConfigError(key, text, '"DESTINATION_CIDR via NEXTHOP", e.g. "10.0.0.0/8 via 172.29.232.1"') from None
+        if route.nexthop not in cidr or route.destination.version != cidr.version:
+            raise ConfigError(key, text, f"an IPv{cidr.version} route whose next hop is inside {cidr}")
+        routes.append(route)
+    destinations = [str(route.destination) for route in routes]
+    if len(set(destinations)) != len(destinations):
+        raise ConfigError(key, values[key], "one route per destination")
+    return tuple(routes)
+
+
+# --- health managers ----------------------------------------------------------------------------
+
+
+def _health_managers(values: Mapping, network: NetworkSettings) -> tuple[HealthManagerHost, ...]:
+    key, items = "health_manager_hosts", values["health_manager_hosts"]
+    if not items:
+        raise ConfigError(key, items, 'at least one "host" or "host=IP"; Octavia needs a health manager')
+    used = {_address("mgmt_used_ips", text) for text in values["mgmt_used_ips"]}
+    hosts = tuple(_health_manager(key, text, network, used) for text in items)
+    _check_unique(key, [h.name for h in hosts], "host names")
+    _check_unique(key, [str(h.ip) for h in hosts if h.ip], "fixed IPs")
+    return hosts
+
+
+def _health_manager(key: str, text: str, network: NetworkSettings, used: set) -> HealthManagerHost:
+    name, _, ip_text = (part.strip() for part in text.partition("="))
+    if not _HOSTNAME.match(name):
+        raise ConfigError(key, text, '"host" or "host=IP" with an RFC 1123 host name')
+    if not ip_text:
+        return HealthManagerHost(name, None)
+    ip = _address(key, ip_text, shown=text)
+    cidr = network.cidr
+    if cidr.version == 6:
+        raise ConfigError(key, text, '"host" without an IP on an IPv6 subnet (SLAAC assigns addresses)')
+    if ip not in cidr or ip in (cidr.network_address, cidr.broadcast_address, network.gateway_ip):
+        raise ConfigError(key, text, f"a host address inside {cidr}, not the gateway")
+    if ip in used:
+        raise ConfigError(key, text, "a fixed IP not listed in mgmt_used_ips")
+    if any(pool.contains(ip) for pool in network.allocation_pools):
+        raise ConfigError(key, text, f"a fixed IP outside the allocation pools {_joined(network.allocation_pools)}")
+    return HealthManagerHost(name, ip)
+
+
+def _check_unique(key: str, items: list[str], what: str) -> None:
+    duplicates = sorted({item for item in items if items.count(item) > 1})
+    if duplicates:
+        raise ConfigError(key, duplicates, f"unique {what}; repeated: {', '.join(duplicates)}")
+
+
+def _check_pool_capacity(values, network, health_managers, capacity, topology) -> None:
+    """The pools must hold every planned amphora plus headroom, allocated health-manager ports and DHCP ports."""
+    amphorae = capacity.expected_loadbalancers * topology.max_amphorae_per_loadbalancer
+    needed = capacity.with_headroom(amphorae) + sum(1 for h in health_managers if h.ip is None)
+    needed += DHCP_PORTS_PER_NETWORK if network.enable_dhcp else 0
+    available = sum(pool.size for pool in network.allocation_pools)
+    if available < needed:
+        key = "mgmt_allocation_pools" if network.pools_configured else "mgmt_subnet_cidr"
+        value = values[key]
+        raise ConfigError(
+            key,
+            value,
+            f"pools with at least {needed} addresses (have {available}): {amphorae} amphorae for "
+            f"{capacity.expected_loadbalancers} load balancers + {capacity.headroom_percent}% headroom, "
+            "health-manager and DHCP ports; or lower expected_loadbalancers",
+        )
+
+
+# --- access, flavor, topology, image, capacity ---------------------------------------------------
+
+
+def _access(values: Mapping) -> AccessSettings:
+    key, public_key = "ssh_public_key", values["ssh_public_key"].strip()
+    if public_key and not values["ssh_enabled"]:
+        raise ConfigError(key, public_key, '"" while ssh_enabled is false (or set ssh_enabled: true)')
+    if public_key and public_key.split()[0] not in SSH_KEY_TYPES:
+        raise ConfigError(
+            key, public_key, f"an OpenSSH public key line starting with one of {', '.join(SSH_KEY_TYPES)}"
+        )
+    return AccessSettings(values["ssh_enabled"], public_key or None, values["debug"], values["log_offload"])
+
+
+def _flavor(values: Mapping) -> FlavorSettings:
+    return FlavorSettings(
+        name=_non_empty(values, "amp_flavor_name"),
+        vcpus=_integer(values, "amp_flavor_vcpus", 1, 64),
+        ram_mb=_integer(values, "amp_flavor_ram_mb", 512, 262144),
+        disk_gb=_integer(values, "amp_flavor_disk_gb", 1, 1024),
+        extra_specs=_extra_specs(values),
+    )
+
+
+def _extra_specs(values: Mapping) -> tuple[tuple[str, str], ...]:
+    key, specs = "amp_flavor_extra_specs", []
+    for text in values[key]:
+        name, equals, value = text.partition("=")
+        if not equals or not name.strip() or not value.strip():
+            raise ConfigError(key, text, '"key=value", e.g. "hw_rng:allowed=True"')
+        specs.append((name.strip(), value.strip()))
+    _check_unique(key, [name for name, _ in specs], "extra spec keys")
+    return tuple(specs)
+
+
+def _topology(values: Mapping) -> TopologySettings:
+    topologies = tuple(AMPHORAE_PER_LOADBALANCER)
+    offered = values["octavia_flavor_topologies"]
+    for item in offered:
+        if item not in topologies:
+            raise ConfigError("octavia_flavor_topologies", item, f"one of {', '.join(topologies)}")
+    _check_unique("octavia_flavor_topologies", list(offered), "topologies")
+    return TopologySettings(
+        default=_choice(values, "loadbalancer_topology", topologies),
+        anti_affinity=values["enable_anti_affinity"],
+        anti_affinity_policy=_choice(values, "anti_affinity_policy", ANTI_AFFINITY_POLICIES),
+        offered=tuple(offered),
+    )
+
+
+def _image(values: Mapping) -> ImageSettings:
+    key, items = "amp_images", values["amp_images"]
+    if not items:
+        raise ConfigError(key, items, 'at least one "VERSION=SOURCE" entry (file path or http(s) URL)')
+    versions = tuple(_image_version(key, text) for text in items)
+    _check_unique(key, [v.version for v in versions], "versions")
+    keep = _integer(values, "amp_image_keep_previous", 0, 10)
+    kept = versions[-(keep + 1) :]
+    _check_source(key, kept[-1])
+    tag = _non_empty(values, "amp_image_tag")
+    return ImageSettings(tag, _choice(values, "amp_image_architecture", ARCHITECTURES), kept, keep)
+
+
+def _image_version(key: str, text: str) -> ImageVersion:
+    version, equals, source = (part.strip() for part in text.partition("="))
+    if not equals or not _VERSION.match(version) or not source:
+        raise ConfigError(key, text, "\"VERSION=SOURCE\", VERSION of letters, digits, '.', '_', '+', '-'")
+    if "://" in source and not source.startswith(("http://", "https://")):
+        raise ConfigError(key, text, "a SOURCE that is a local file path or an http(s) URL")
+    return ImageVersion(version, source)
+
+
+def _check_source(key: str, current: ImageVersion) -> None:
+    # Only the current image may still need uploading; kept versions already exist in Glance.
+    if not current.is_url and not os.path.isfile(current.source):
+        raise ConfigError(
+            key,
+            f"{current.version}={current.source}",
+            "a current image whose file exists (relative paths start at the project directory)",
+        )
+
+
+def _capacity(values: Mapping) -> CapacitySettings:
+    return CapacitySettings(
+        expected_loadbalancers=_integer(values, "expected_loadbalancers", 1, 100000),
+        headroom_percent=_integer(values, "quota_headroom_percent", 0, 500),
+        listeners_per_loadbalancer=_integer(values, "listeners_per_loadbalancer", 1, 1000),
+        members_per_pool=_integer(values, "members_per_pool", 1, 10000),
+    )

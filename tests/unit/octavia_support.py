@@ -1,0 +1,146 @@
+"""Shared helpers for the unit tests: a valid base config, and the foundation declared under Pulumi mocks.
+
+The mocks record every resource's type, name, inputs and options. PKI resources (dynamic
+providers) run their real provider code in-process, so the certificate wiring is exercised too.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.dynamic.dynamic import PROVIDER_KEY
+from pulumi.runtime.rpc import unwrap_rpc_secret
+
+from components.foundation import OctaviaFoundation
+from components.pki_provider import CertificateAuthorityProvider, ClientCertificateProvider, RandomSecretProvider
+from components.settings import decode_config, parse_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ID = "service-project-uuid"
+ALLOCATED_IP = "172.29.232.200"  # what the mocked Neutron allocates when no fixed IP is asked for
+GENERATED_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nmocked\n-----END OPENSSH PRIVATE KEY-----\n"
+
+FAST_KEYS = {"key_type": "ec", "key_size": 256}
+FAST_PKI = {"server_ca": FAST_KEYS, "client_ca": FAST_KEYS, "client_cert": FAST_KEYS}
+
+DYNAMIC_PROVIDERS = {
+    "pulumi-python:dynamic/pki:CertificateAuthority": CertificateAuthorityProvider,
+    "pulumi-python:dynamic/pki:ClientCertificate": ClientCertificateProvider,
+    "pulumi-python:dynamic/pki:RandomSecret": RandomSecretProvider,
+}
+
+
+def base_config(image_file: str) -> dict[str, Any]:
+    """A small valid config: 10 ACTIVE_STANDBY load balancers on a /24."""
+    return {
+        "mgmt_subnet_cidr": "172.29.232.0/24",
+        "mgmt_allocation_pools": ["172.29.232.50-172.29.232.250"],
+        "health_manager_hosts": ["ctl1=172.29.232.11", "ctl2"],
+        "amp_images": [f"v1={image_file}"],
+        "expected_loadbalancers": 10,
+        "pki": copy.deepcopy(FAST_PKI),
+    }
+
+
+@dataclass
+class Declared:
+    """One registered resource."""
+
+    type: str
+    name: str
+    inputs: dict
+    opts: pulumi.ResourceOptions | None = None
+
+
+@dataclass
+class Run:
+    resources: list[Declared] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
+
+    def of_type(self, token: str) -> list[Declared]:
+        return [r for r in self.resources if r.type == token]
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self, run: Run, image_owner: str = PROJECT_ID):
+        self.run = run
+        self.image_owner = image_owner  # Glance's owner: the project the credentials are scoped to
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.run.resources.append(Declared(args.typ, args.name, dict(args.inputs)))
+        if args.typ in DYNAMIC_PROVIDERS:
+            inputs = {k: unwrap_rpc_secret(v) for k, v in args.inputs.items() if k != PROVIDER_KEY}
+            created = DYNAMIC_PROVIDERS[args.typ]().create(inputs)
+            return created.id, created.outs
+        return f"{args.name}-id", {**args.inputs, **self._computed(args)}
+
+    def _computed(self, args: pulumi.runtime.MockResourceArgs) -> dict:
+        """Output properties the provider would compute."""
+        if args.typ == "openstack:networking/port:Port":
+            return {"allFixedIps": [args.inputs["fixedIps"][0].get("ipAddress") or ALLOCATED_IP]}
+        if args.typ == "openstack:images/image:Image":
+            return {"owner": self.image_owner}
+        if args.typ == "openstack:compute/keypair:Keypair" and not args.inputs.get("publicKey"):
+            return {"privateKey": GENERATED_PRIVATE_KEY}
+        return {}
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "openstack:identity/getProject:getProject":
+            return {"id": PROJECT_ID, "name": args.args.get("name")}
+        raise AssertionError(f"unexpected call {args.token}")
+
+
+def declare(config: dict[str, Any], image_owner: str = PROJECT_ID) -> Run:
+    """Parse config, declare the foundation under mocks, and return what was declared and exported."""
+    settings = parse_settings(config)
+    run = Run()
+    pulumi.runtime.set_mocks(RecordingMocks(run, image_owner), project="octavia-infra", stack="unit", preview=False)
+
+    def record_options(args: pulumi.ResourceTransformationArgs):
+        run.resources.append(Declared("__opts__", args.name, {}, args.opts))
+        return None
+
+    @pulumi.runtime.test
+    def program():
+        foundation = OctaviaFoundation("octavia", settings, pulumi.ResourceOptions(transformations=[record_options]))
+        return pulumi.Output.all(*(_resolve(run, name, value) for name, value in foundation.outputs.items()))
+
+    program()
+    options = {r.name: r.opts for r in run.resources if r.type == "__opts__"}
+    run.resources = [r for r in run.resources if r.type != "__opts__"]
+    for resource in run.resources:
+        resource.opts = options.get(resource.name)
+    return run
+
+
+def _resolve(run: Run, name: str, value: Any) -> pulumi.Output:
+    output = pulumi.Output.from_input(value)
+
+    async def record():
+        run.outputs[name] = await output.future()
+        if await output.is_secret():
+            run.secret_outputs.add(name)
+
+    return pulumi.Output.from_input(record())
+
+
+def engine_string(value: Any) -> str:
+    """How the engine hands a stack file value to the program: scalars as text, the rest as JSON."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def stack_config(env: str) -> dict[str, Any]:
+    """A shipped stack file's config, decoded the way __main__ decodes the engine's values."""
+    config = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{env}.yaml").read_text())["config"]
+    namespace = "octavia-infra:"
+    raw = {key[len(namespace) :]: engine_string(value) for key, value in config.items() if key.startswith(namespace)}
+    return decode_config(raw)

@@ -1,0 +1,324 @@
+"""The dynamic providers, called in-process: generation, rotation, renewal decisions, openssl checks."""
+
+import base64
+import datetime
+import re
+import shutil
+import subprocess
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pulumi.dynamic.dynamic import serialize_provider
+
+from components import pki_crypto as crypto
+from components.pki_provider import (
+    CLOCK_ENV, CertificateAuthorityProvider, ClientCertificateProvider, RandomSecretProvider, pki_now,
+)
+
+CA_INPUTS = {
+    "key_type": "ec", "key_size": 256, "validity_days": 3650, "generation": 1,
+    "subject": {"common_name": "Test CA", "organization": "Example"},
+}
+CLIENT_INPUTS = {
+    "key_type": "rsa", "key_size": 2048, "validity_days": 730, "renew_before_days": 30,
+    "subject": {"common_name": "octavia-controller"},
+}
+
+
+def create_ca(**overrides):
+    return CertificateAuthorityProvider().create({**CA_INPUTS, **overrides}).outs
+
+
+def issuer_inputs(ca_outs):
+    return {
+        "issuer_certificate_pem": ca_outs["certificate_pem"],
+        "issuer_private_key_pem": ca_outs["private_key_pem"],
+        "issuer_private_key_passphrase": ca_outs["private_key_passphrase"],
+    }
+
+
+def client_inputs(ca_outs, **overrides):
+    return {**CLIENT_INPUTS, **issuer_inputs(ca_outs), **overrides}
+
+
+def create_client(ca_outs, **overrides):
+    return ClientCertificateProvider().create(client_inputs(ca_outs, **overrides)).outs
+
+
+def ca_key(ca_outs):
+    return crypto.load_private_key(ca_outs["private_key_pem"], ca_outs["private_key_passphrase"])
+
+
+def bundle_parts(bundle_pem):
+    return crypto.load_certificate(bundle_pem), crypto.load_private_key(bundle_pem)
+
+
+def server_leaf(ca_outs, common_name="amphora-1"):
+    """A server certificate the way Octavia issues one to an amphora, signed with the server CA key."""
+    key = crypto.generate_private_key("rsa", 2048)
+    ca_certificate = crypto.load_certificate(ca_outs["certificate_pem"])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .issuer_name(ca_certificate.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1)).not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key(ca_outs), hashes.SHA256())
+    )
+    return crypto.certificate_pem(certificate)
+
+
+# --- CertificateAuthority -----------------------------------------------------------------------
+
+
+def test_ca_key_is_stored_only_encrypted_and_opens_with_its_passphrase():
+    outs = create_ca()
+
+    assert outs["private_key_pem"].startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    assert "BEGIN PRIVATE KEY" not in str(outs)
+    assert len(outs["private_key_passphrase"]) >= 43  # 32 random bytes
+    assert crypto.key_matches_certificate(ca_key(outs), crypto.load_certificate(outs["certificate_pem"]))
+    with pytest.raises(ValueError):
+        crypto.load_private_key(outs["private_key_pem"], "not-the-passphrase")
+
+
+def test_ca_carries_its_expiry_and_subject(monkeypatch):
+    monkeypatch.setenv(CLOCK_ENV, "2030-01-01T00:00:00+00:00")
+    outs = create_ca(validity_days=100)
+    certificate = crypto.load_certificate(outs["certificate_pem"])
+
+    assert outs["not_after"] == "2030-04-11T00:00:00+00:00"
+    assert certificate.subject.rfc4514_string() == "CN=Test CA,O=Example"
+    assert outs["previous_certificate_pem"] is None and outs["previous_private_key_pem"] is None
+
+
+@pytest.mark.parametrize("import_passphrase", [None, "import-secret"])
+def test_imported_ca_keeps_its_certificate_and_is_reencrypted(import_passphrase):
+    original = create_ca()
+    key = ca_key(original)
+    key_pem = crypto.encrypted_private_key_pem(key, import_passphrase) if import_passphrase else crypto.private_key_pem(key)
+
+    outs = create_ca(
+        existing_certificate_pem=original["certificate_pem"], existing_private_key_pem=key_pem,
+        existing_private_key_passphrase=import_passphrase,
+    )
+
+    assert outs["certificate_pem"] == original["certificate_pem"]
+    assert outs["private_key_passphrase"] not in (original["private_key_passphrase"], import_passphrase)
+    assert ca_key(outs).private_numbers() == key.private_numbers()
+
+
+@pytest.mark.parametrize("change", [
+    {}, {"generation": 2}, {"key_type": "rsa", "key_size": 2048}, {"validity_days": 1000},
+    {"subject": {"common_name": "Other CA"}}, {"existing_certificate_pem": "-----BEGIN CERTIFICATE-----..."},
+])
+def test_ca_diff_updates_in_place_on_any_input_change(change):
+    olds = create_ca()
+    result = CertificateAuthorityProvider().diff("id", olds, {**CA_INPUTS, **change})
+    assert result.changes == bool(change)
+    assert result.replaces == []
+
+
+def test_ca_rotation_keeps_the_previous_ca_under_the_same_passphrase():
+    provider = CertificateAuthorityProvider()
+    first = create_ca()
+    second = provider.update("id", first, {**CA_INPUTS, "generation": 2}).outs
+    third = provider.update("id", second, {**CA_INPUTS, "generation": 3}).outs
+
+    assert second["certificate_pem"] != first["certificate_pem"]
+    assert second["previous_certificate_pem"] == first["certificate_pem"]
+    assert second["previous_private_key_pem"] == first["private_key_pem"]
+    assert second["private_key_passphrase"] == first["private_key_passphrase"]
+    assert crypto.key_matches_certificate(ca_key(second), crypto.load_certificate(second["certificate_pem"]))
+    assert third["previous_certificate_pem"] == second["certificate_pem"]
+    assert second["generation"] == 2
+
+
+def test_reimporting_the_same_ca_is_not_a_rotation():
+    original = create_ca()
+    imported = {
+        "existing_certificate_pem": original["certificate_pem"],
+        "existing_private_key_pem": crypto.private_key_pem(ca_key(original)),
+    }
+    first = create_ca(**imported)
+    reencrypted = {**imported, "existing_private_key_pem": crypto.encrypted_private_key_pem(ca_key(original), "x"),
+                   "existing_private_key_passphrase": "x"}
+    second = CertificateAuthorityProvider().update("id", first, {**CA_INPUTS, **reencrypted}).outs
+
+    assert second["certificate_pem"] == first["certificate_pem"]
+    assert second["previous_certificate_pem"] is None
+
+
+# --- ClientCertificate --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key_type,key_size", [("rsa", 2048), ("ec", 256)])
+def test_client_bundle_holds_a_certificate_of_the_client_ca_and_its_key(key_type, key_size):
+    ca_outs = create_ca()
+    outs = create_client(ca_outs, key_type=key_type, key_size=key_size)
+    certificate, key = bundle_parts(outs["bundle_pem"])
+
+    certificate.verify_directly_issued_by(crypto.load_certificate(ca_outs["certificate_pem"]))
+    assert crypto.key_matches_certificate(key, certificate)
+    assert outs["certificate_pem"] == crypto.certificate_pem(certificate)
+    assert outs["not_after"] == crypto.not_after_iso(certificate)
+    assert re.fullmatch(r"-----BEGIN CERTIFICATE-----\n.*-----END PRIVATE KEY-----\n", outs["bundle_pem"], re.S)
+
+
+def test_a_leaf_signed_with_the_server_ca_key_verifies_against_the_server_ca():
+    ca_outs = create_ca()
+    leaf = crypto.load_certificate(server_leaf(ca_outs))
+    leaf.verify_directly_issued_by(crypto.load_certificate(ca_outs["certificate_pem"]))
+
+
+@pytest.fixture
+def client_at_2030(monkeypatch):
+    """A client certificate issued 2030-01-01, valid 730 days, renewed 30 days before expiry."""
+    monkeypatch.setenv(CLOCK_ENV, "2030-01-01T00:00:00+00:00")
+    ca_outs = create_ca()
+    return ca_outs, create_client(ca_outs)
+
+
+@pytest.mark.parametrize("clock,renews", [
+    ("2030-06-01T00:00:00+00:00", False),
+    ("2031-12-01T23:59:59+00:00", False),  # not_after 2032-01-01 minus 30 days = 2031-12-02
+    ("2031-12-02T00:00:00+00:00", True),
+    ("2032-06-01T00:00:00+00:00", True),   # already expired
+])
+def test_client_certificate_is_replaced_once_the_clock_enters_the_renewal_window(client_at_2030, monkeypatch, clock, renews):
+    ca_outs, outs = client_at_2030
+    monkeypatch.setenv(CLOCK_ENV, clock)
+    result = ClientCertificateProvider().diff("id", outs, client_inputs(ca_outs))
+    assert (result.changes, result.replaces) == ((True, ["not_after"]) if renews else (False, []))
+
+
+@pytest.mark.parametrize("change,replaced", [
+    ({"validity_days": 365}, ["validity_days"]),
+    ({"key_type": "ec", "key_size": 256}, ["key_type", "key_size"]),
+    ({"subject": {"common_name": "other"}}, ["subject"]),
+    ({"issuer_certificate_pem": "new CA"}, ["issuer_certificate_pem"]),
+])
+def test_client_certificate_is_replaced_when_an_issuing_input_changes(client_at_2030, change, replaced):
+    ca_outs, outs = client_at_2030
+    result = ClientCertificateProvider().diff("id", outs, client_inputs(ca_outs, **change))
+    assert (result.changes, result.replaces) == (True, replaced)
+
+
+def test_changing_only_the_renewal_window_keeps_the_certificate(client_at_2030):
+    ca_outs, outs = client_at_2030
+    provider = ClientCertificateProvider()
+    news = client_inputs(ca_outs, renew_before_days=60)
+
+    result = provider.diff("id", outs, news)
+    assert (result.changes, result.replaces) == (True, [])
+    updated = provider.update("id", outs, news).outs
+    assert updated["renew_before_days"] == 60
+    assert updated["bundle_pem"] == outs["bundle_pem"]
+
+
+# --- RandomSecret, clock, pickling --------------------------------------------------------------
+
+
+def test_random_secret_is_generated_once_and_replaced_only_for_a_new_length():
+    provider = RandomSecretProvider()
+    outs = provider.create({"byte_count": 24}).outs
+
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32}", outs["value"])
+    assert provider.diff("id", outs, {"byte_count": 24}).changes is False
+    assert provider.diff("id", outs, {"byte_count": 32}).replaces == ["byte_count"]
+
+
+@pytest.mark.parametrize("override,expected", [
+    ("2031-05-06", datetime.datetime(2031, 5, 6, tzinfo=datetime.timezone.utc)),
+    ("2031-05-06T10:00:00+02:00", datetime.datetime(2031, 5, 6, 8, tzinfo=datetime.timezone.utc)),
+])
+def test_clock_can_be_moved_with_the_environment(monkeypatch, override, expected):
+    monkeypatch.setenv(CLOCK_ENV, override)
+    assert pki_now() == expected
+
+
+def test_clock_defaults_to_the_system_clock(monkeypatch):
+    monkeypatch.delenv(CLOCK_ENV, raising=False)
+    assert abs(pki_now() - datetime.datetime.now(datetime.timezone.utc)) < datetime.timedelta(seconds=5)
+
+
+def test_pickled_providers_carry_no_secrets():
+    ca_provider, client_provider, random_provider = CertificateAuthorityProvider(), ClientCertificateProvider(), RandomSecretProvider()
+    ca_outs = ca_provider.create(CA_INPUTS).outs
+    client_outs = client_provider.create(client_inputs(ca_outs)).outs
+    random_outs = random_provider.create({"byte_count": 24}).outs
+    secrets = [ca_outs["private_key_passphrase"], random_outs["value"], "PRIVATE KEY"]
+
+    for provider in (ca_provider, client_provider, random_provider):
+        assert vars(provider) == {}
+        pickled = base64.b64decode(serialize_provider(provider))
+        assert not [secret for secret in secrets if secret.encode() in pickled]
+    assert client_outs  # the client provider ran too
+
+
+# --- openssl (Debian) ---------------------------------------------------------------------------
+
+
+def openssl(*args, stdin=None):
+    result = subprocess.run(["openssl", *args], input=stdin, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture
+def pki_files(tmp_path, monkeypatch):
+    if not shutil.which("openssl"):
+        pytest.fail("openssl is not installed: apt-get install -y openssl")
+    monkeypatch.delenv(CLOCK_ENV, raising=False)  # openssl verifies against the real clock
+    server_ca = create_ca(key_type="rsa", key_size=2048)
+    client_ca = create_ca(key_type="ec", key_size=384)
+    client = create_client(client_ca)
+    files = {
+        "server_ca.pem": server_ca["certificate_pem"],
+        "server_ca.key": server_ca["private_key_pem"],
+        "client_ca.pem": client_ca["certificate_pem"],
+        "client.pem": client["bundle_pem"],
+        "amphora.pem": server_leaf(server_ca),
+    }
+    for name, content in files.items():
+        (tmp_path / name).write_text(content)
+    return tmp_path, server_ca
+
+
+def test_openssl_parses_every_certificate_with_the_expected_extensions(pki_files):
+    directory, _ = pki_files
+    ca_texts = [openssl("x509", "-noout", "-text", "-in", str(directory / name)) for name in ("server_ca.pem", "client_ca.pem")]
+    client_text = openssl("x509", "-noout", "-text", "-in", str(directory / "client.pem"))
+
+    for text in ca_texts:
+        assert re.search(r"Basic Constraints: critical\s+CA:TRUE, pathlen:0", text)
+        assert re.search(r"Key Usage: critical\s+Certificate Sign, CRL Sign", text)
+        assert "Subject Key Identifier" in text and "Authority Key Identifier" in text
+    assert re.search(r"Basic Constraints: critical\s+CA:FALSE", client_text)
+    assert re.search(r"Key Usage: critical\s+Digital Signature, Key Encipherment", client_text)
+    assert re.search(r"Extended Key Usage:\s+TLS Web Client Authentication", client_text)
+
+
+def test_openssl_verifies_the_client_certificate_and_an_amphora_certificate(pki_files):
+    directory, _ = pki_files
+    client = openssl("verify", "-purpose", "sslclient", "-CAfile", str(directory / "client_ca.pem"), str(directory / "client.pem"))
+    amphora = openssl("verify", "-purpose", "sslserver", "-CAfile", str(directory / "server_ca.pem"), str(directory / "amphora.pem"))
+    assert client.strip().endswith(": OK") and amphora.strip().endswith(": OK")
+
+    wrong_ca = subprocess.run(["openssl", "verify", "-CAfile", str(directory / "server_ca.pem"), str(directory / "client.pem")], capture_output=True)
+    assert wrong_ca.returncode != 0
+
+
+def test_openssl_opens_the_ca_key_with_its_passphrase_and_not_without(pki_files):
+    directory, server_ca = pki_files
+    key_file = str(directory / "server_ca.key")
+    opened = openssl("pkey", "-in", key_file, "-passin", "stdin", stdin=server_ca["private_key_passphrase"] + "\n")
+    assert "BEGIN PRIVATE KEY" in opened
+
+    wrong = subprocess.run(["openssl", "pkey", "-in", key_file, "-passin", "pass:wrong"], capture_output=True)
+    assert wrong.returncode != 0

@@ -1,0 +1,147 @@
+"""octavia.conf, OpenStack-Ansible and kolla-ansible renderings of the stack's results."""
+
+import configparser
+
+import pytest
+import yaml
+
+from components.rendering import CERT_FILES, render_octavia_conf
+from octavia_support import base_config, declare
+
+SECTIONS = {"controller_worker", "health_manager", "certificates", "haproxy_amphora", "nova"}
+
+
+@pytest.fixture
+def image(tmp_path):
+    path = tmp_path / "amphora.qcow2"
+    path.write_bytes(b"QFI\xfb")
+    return str(path)
+
+
+@pytest.fixture
+def run(image):
+    return declare({**base_config(image), "ssh_enabled": True, "octavia_cert_dir": "/srv/octavia/certs/"})
+
+
+def conf(run):
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(run.outputs["octavia_conf"])
+    return parser
+
+
+def test_octavia_conf_has_exactly_the_fed_sections(run):
+    assert set(conf(run).sections()) == SECTIONS
+
+
+def test_controller_worker_points_at_the_stack_resources(run):
+    worker, out = conf(run)["controller_worker"], run.outputs
+    assert worker["amp_boot_network_list"] == out["mgmt_network_id"]
+    assert worker["amp_secgroup_list"] == out["amphora_secgroup_id"]
+    assert worker["amp_flavor_id"] == out["amp_flavor_id"]
+    assert worker["amp_image_tag"] == out["amp_image_tag"] == "octavia-amphora-image"
+    assert worker["amp_image_owner_id"] == out["amp_image_owner_id"]
+    assert worker["amp_ssh_key_name"] == out["amp_ssh_key_name"] == "octavia-ssh-key"
+    assert worker["loadbalancer_topology"] == "ACTIVE_STANDBY"
+    assert worker["client_ca"] == "/srv/octavia/certs/client_ca.cert.pem"
+
+
+def test_health_manager_section(run):
+    section = conf(run)["health_manager"]
+    assert section["bind_ip"] == "0.0.0.0" and section["bind_port"] == "5555"
+    assert section["controller_ip_port_list"] == run.outputs["controller_ip_port_list"]
+    assert section["heartbeat_key"] == run.outputs["heartbeat_key"] and len(section["heartbeat_key"]) >= 32
+
+
+def test_certificate_sections_use_files_and_the_pki_secrets(run):
+    parser = conf(run)
+    certificates, haproxy = parser["certificates"], parser["haproxy_amphora"]
+    assert certificates["ca_certificate"] == "/srv/octavia/certs/" + CERT_FILES["ca_certificate"]
+    assert certificates["ca_private_key"] == "/srv/octavia/certs/" + CERT_FILES["ca_private_key"]
+    assert certificates["ca_private_key_passphrase"] == run.outputs["ca_private_key_passphrase"]
+    assert certificates["server_certs_key_passphrase"] == run.outputs["server_certs_key_passphrase"]
+    assert len(certificates["server_certs_key_passphrase"]) == 32
+    assert haproxy["client_cert"] == "/srv/octavia/certs/" + CERT_FILES["client_cert"]
+    assert haproxy["server_ca"] == "/srv/octavia/certs/" + CERT_FILES["server_ca"]
+    assert "BEGIN" not in run.outputs["octavia_conf"]  # certificates travel as files, not inline
+
+
+def test_nova_section(image):
+    run = declare({**base_config(image), "anti_affinity_policy": "soft-anti-affinity", "enable_anti_affinity": False})
+    nova = conf(run)["nova"]
+    assert (nova["enable_anti_affinity"], nova["anti_affinity_policy"]) == ("False", "soft-anti-affinity")
+
+
+def test_ssh_key_name_is_left_out_without_ssh(image):
+    run = declare(base_config(image))
+    assert "amp_ssh_key_name" not in conf(run)["controller_worker"]
+
+
+def test_ipv6_health_managers_bind_all_ipv6_addresses(image):
+    config = {
+        **base_config(image),
+        "mgmt_subnet_cidr": "fd00:29::/64",
+        "mgmt_allocation_pools": [],
+        "health_manager_hosts": ["ctl1"],
+    }
+    assert conf(declare(config))["health_manager"]["bind_ip"] == "::"
+
+
+SECRET_OUTPUTS = {
+    "octavia_conf",
+    "openstack_ansible_user_variables",
+    "ca_private_key",
+    "ca_private_key_passphrase",
+    "client_cert",
+    "server_certs_key_passphrase",
+    "heartbeat_key",
+    "amp_ssh_private_key",
+}
+
+
+def test_exactly_the_secret_outputs_are_secret(run):
+    assert run.secret_outputs == SECRET_OUTPUTS
+
+
+def test_secret_renderings_are_secret_and_public_ones_are_not(run):
+    assert {"octavia_conf", "openstack_ansible_user_variables"} <= run.secret_outputs
+    assert "kolla_ansible_globals" not in run.secret_outputs
+    for secret in ("heartbeat_key", "ca_private_key_passphrase", "server_certs_key_passphrase"):
+        assert run.outputs[secret] not in run.outputs["kolla_ansible_globals"]
+
+
+def test_openstack_ansible_variables(run):
+    variables = yaml.safe_load(run.outputs["openstack_ansible_user_variables"])
+    out = run.outputs
+    assert variables["octavia_service_net_setup"] is False  # the stack owns the network
+    assert variables["octavia_amp_image_upload_enabled"] is False
+    assert variables["octavia_neutron_management_network_name"] == "lbaas-mgmt"
+    assert variables["octavia_provider_network_name"] == "lbaas"
+    assert variables["octavia_provider_network_type"] == "flat"
+    assert variables["octavia_management_net_subnet_cidr"] == out["mgmt_subnet_cidr"]
+    assert variables["octavia_management_net_subnet_allocation_pools"] == "172.29.232.50-172.29.232.250"
+    assert variables["octavia_glance_image_tag"] == out["amp_image_tag"]
+    assert variables["octavia_amp_image_owner_id"] == out["amp_image_owner_id"]
+    assert variables["octavia_ssh_enabled"] is True and variables["octavia_ssh_key_name"] == out["amp_ssh_key_name"]
+    assert variables["octavia_hm_hosts"] == ",".join(out["health_manager_ips"].values())
+    assert variables["octavia_loadbalancer_topology"] == "ACTIVE_STANDBY"
+    assert variables["octavia_ca_private_key_passphrase"] == out["ca_private_key_passphrase"]
+    overrides = variables["octavia_octavia_conf_overrides"]
+    parsed = conf(run)
+    assert {s: dict(parsed[s]) for s in parsed.sections()} == overrides
+
+
+def test_kolla_ansible_globals(run):
+    variables = yaml.safe_load(run.outputs["kolla_ansible_globals"])
+    out = run.outputs
+    assert variables["octavia_auto_configure"] == "no"
+    assert variables["octavia_amp_boot_network_list"] == out["mgmt_network_id"]
+    assert variables["octavia_amp_secgroup_list"] == out["amphora_secgroup_id"]
+    assert variables["octavia_amp_flavor_id"] == out["amp_flavor_id"]
+    assert variables["octavia_amp_image_owner_id"] == out["amp_image_owner_id"]
+
+
+def test_render_skips_unset_options():
+    text = render_octavia_conf({"mgmt_network_id": "net", "amp_ssh_key_name": "", "mgmt_segmentation_id": None})
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(text)
+    assert dict(parser["controller_worker"]) == {"amp_boot_network_list": "net"}

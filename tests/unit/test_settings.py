@@ -1,0 +1,340 @@
+"""The settings model: defaults from the schema, and one clear error per bad config."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from components.errors import ConfigError
+from components.settings import (
+    REMOVED_KEYS,
+    SCHEMA_PATH,
+    STRUCTURED_KEYS,
+    decode_config,
+    load_schema,
+    parse_settings,
+)
+from octavia_support import base_config, stack_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def no_pki(section):
+    return section
+
+
+@pytest.fixture
+def image(tmp_path):
+    path = tmp_path / "amphora.qcow2"
+    path.write_bytes(b"QFI\xfb")
+    return str(path)
+
+
+@pytest.fixture
+def config(image):
+    return base_config(image)
+
+
+def parse(config):
+    return parse_settings(config, pki_parser=no_pki)
+
+
+# --- happy paths ------------------------------------------------------------------------------
+
+
+def test_defaults_come_from_the_schema(config):
+    settings = parse(config)
+    schema = load_schema()
+    assert settings.network.name == schema["mgmt_network_name"].default == "lbaas-mgmt"
+    assert settings.network.physical_network == schema["mgmt_physical_network"].default == "lbaas"
+    assert settings.topology.default == "ACTIVE_STANDBY" and settings.topology.anti_affinity
+    assert (settings.flavor.vcpus, settings.flavor.ram_mb, settings.flavor.disk_gb) == (1, 1024, 2)
+    assert settings.flavor.extra_specs == (("hw_rng:allowed", "True"),)
+    assert settings.image.tag == "octavia-amphora-image"
+    assert not settings.access.ssh_enabled and settings.access.ssh_public_key is None
+
+
+def test_default_cidr_and_pools_follow_neutron(image):
+    config = base_config(image)
+    del config["mgmt_subnet_cidr"], config["mgmt_allocation_pools"]
+    config["health_manager_hosts"] = ["ctl1"]
+    network = parse(config).network
+    assert str(network.cidr) == "172.29.232.0/22"
+    # No gateway and no pools configured: Neutron's default pool is every host address.
+    assert [str(p) for p in network.allocation_pools] == ["172.29.232.1-172.29.235.254"]
+    assert not network.pools_configured
+
+
+def test_health_managers_keep_config_order_and_fixed_ips(config):
+    hosts = parse(config).health_managers
+    assert [(h.name, str(h.ip) if h.ip else None) for h in hosts] == [("ctl1", "172.29.232.11"), ("ctl2", None)]
+
+
+def test_planned_amphorae_count_two_per_active_standby_load_balancer(config):
+    assert parse({**config, "expected_loadbalancers": 7}).planned_amphorae == 14
+    single = {
+        **config,
+        "expected_loadbalancers": 7,
+        "loadbalancer_topology": "SINGLE",
+        "octavia_flavor_topologies": ["SINGLE"],
+    }
+    assert parse(single).planned_amphorae == 7
+
+
+def test_offering_active_standby_plans_for_it_even_when_default_is_single(config):
+    config = {**config, "expected_loadbalancers": 7, "loadbalancer_topology": "SINGLE"}
+    assert parse(config).planned_amphorae == 14
+
+
+def test_ipv6_subnet_gets_a_gateway_for_router_advertisements(config):
+    config = {
+        **config,
+        "mgmt_subnet_cidr": "fd00:29::/64",
+        "mgmt_allocation_pools": [],
+        "health_manager_hosts": ["ctl1"],
+    }
+    network = parse(config).network
+    assert network.ip_version == 6 and str(network.gateway_ip) == "fd00:29::1"
+
+
+def test_image_versions_keep_only_the_newest(config, image):
+    config = {**config, "amp_images": [f"v1={image}", f"v2={image}", f"v3={image}"], "amp_image_keep_previous": 1}
+    settings = parse(config).image
+    assert [v.version for v in settings.versions] == ["v2", "v3"]
+    assert settings.current.version == "v3" and [v.version for v in settings.previous] == ["v2"]
+
+
+def test_url_sources_need_no_local_file(config):
+    config = {**config, "amp_images": ["v9=https://example.com/amphora.qcow2"]}
+    assert parse(config).image.current.is_url
+
+
+def test_adopting_an_existing_network(config):
+    network = parse({**config, "mgmt_network_id": "net-1", "mgmt_subnet_id": "sub-1"}).network
+    assert network.adopted and (network.network_id, network.subnet_id) == ("net-1", "sub-1")
+
+
+def test_pki_section_goes_to_the_pki_parser(config):
+    seen = []
+    parse_settings(config, pki_parser=lambda section: seen.append(section) or "parsed")
+    assert seen == [config["pki"]]
+
+
+# --- the table of bad configs -----------------------------------------------------------------
+
+IMAGE = "__image__"  # replaced with the test's image file
+
+# fmt: off
+BAD_CONFIGS = [
+    # (case id, overrides, key named in the error, value shown in the error)
+    ("typo", {"mgmt_subnet_cdir": "10.0.0.0/24"}, "mgmt_subnet_cdir", "10.0.0.0/24"),
+    ("spare-pool-removed", {"spare_amphora_pool_size": 2}, "spare_amphora_pool_size", "2"),
+    ("lbaas-v1-retired", {"lbaas_v1": True}, "lbaas_v1", "True"),
+    ("neutron-lbaas-retired", {"neutron_lbaas": True}, "neutron_lbaas", "True"),
+    ("string-for-array", {"mgmt_allocation_pools": "172.29.232.50-172.29.232.250"}, "mgmt_allocation_pools", "172.29.232.50-172.29.232.250"),
+    ("bool-for-integer", {"expected_loadbalancers": True}, "expected_loadbalancers", "True"),
+    ("string-for-boolean", {"ssh_enabled": "yes"}, "ssh_enabled", "yes"),
+    ("integer-for-string", {"mgmt_network_name": 5}, "mgmt_network_name", "5"),
+    ("array-item-type", {"health_manager_hosts": ["ctl1", 7]}, "health_manager_hosts", "7"),
+    ("cidr-malformed", {"mgmt_subnet_cidr": "172.29.232.0/33"}, "mgmt_subnet_cidr", "172.29.232.0/33"),
+    ("cidr-host-bits", {"mgmt_subnet_cidr": "172.29.232.5/24"}, "mgmt_subnet_cidr", "172.29.232.5/24"),
+    ("cidr-too-small", {"mgmt_subnet_cidr": "172.29.232.0/30"}, "mgmt_subnet_cidr", "172.29.232.0/30"),
+    ("ipv6-not-64", {"mgmt_subnet_cidr": "fd00::/48", "mgmt_allocation_pools": []}, "mgmt_subnet_cidr", "fd00::/48"),
+    ("pool-outside-subnet", {"mgmt_allocation_pools": ["172.29.233.1-172.29.233.100"]}, "mgmt_allocation_pools", "172.29.233.1-172.29.233.100"),
+    ("pool-reversed", {"mgmt_allocation_pools": ["172.29.232.250-172.29.232.50"]}, "mgmt_allocation_pools", "172.29.232.250-172.29.232.50"),
+    ("pool-malformed", {"mgmt_allocation_pools": ["first-to-last"]}, "mgmt_allocation_pools", "first-to-last"),
+    ("pool-includes-broadcast", {"mgmt_allocation_pools": ["172.29.232.50-172.29.232.255"]}, "mgmt_allocation_pools", "172.29.232.50-172.29.232.255"),
+    ("pools-overlap", {"mgmt_allocation_pools": ["172.29.232.50-172.29.232.150", "172.29.232.140-172.29.232.250"]}, "mgmt_allocation_pools", "172.29.232.140-172.29.232.250"),
+    ("gateway-outside-subnet", {"mgmt_gateway_ip": "10.0.0.1"}, "mgmt_gateway_ip", "10.0.0.1"),
+    ("gateway-in-pool", {"mgmt_gateway_ip": "172.29.232.60"}, "mgmt_gateway_ip", "172.29.232.60"),
+    ("gateway-not-an-ip", {"mgmt_gateway_ip": "router"}, "mgmt_gateway_ip", "router"),
+    ("pool-too-small", {"mgmt_allocation_pools": ["172.29.232.50-172.29.232.60"]}, "mgmt_allocation_pools", "172.29.232.50-172.29.232.60"),
+    ("subnet-too-small-for-plan", {"mgmt_allocation_pools": [], "health_manager_hosts": ["ctl1"], "expected_loadbalancers": 200}, "mgmt_subnet_cidr", "172.29.232.0/24"),
+    ("pool-over-reserved", {"mgmt_reserved_ranges": ["172.29.232.0/26"]}, "mgmt_reserved_ranges", "172.29.232.0/26"),
+    ("reserved-malformed", {"mgmt_reserved_ranges": ["controllers"]}, "mgmt_reserved_ranges", "controllers"),
+    ("pool-over-used-ip", {"mgmt_used_ips": ["172.29.232.77"]}, "mgmt_used_ips", "172.29.232.77"),
+    ("hm-fixed-ip-used", {"mgmt_used_ips": ["172.29.232.11"]}, "health_manager_hosts", "ctl1=172.29.232.11"),
+    ("hm-none", {"health_manager_hosts": []}, "health_manager_hosts", "[]"),
+    ("hm-duplicate-host", {"health_manager_hosts": ["ctl1", "ctl1=172.29.232.12"]}, "health_manager_hosts", "ctl1"),
+    ("hm-duplicate-ip", {"health_manager_hosts": ["ctl1=172.29.232.11", "ctl2=172.29.232.11"]}, "health_manager_hosts", "172.29.232.11"),
+    ("hm-ip-in-pool", {"health_manager_hosts": ["ctl1=172.29.232.100"]}, "health_manager_hosts", "ctl1=172.29.232.100"),
+    ("hm-ip-outside-subnet", {"health_manager_hosts": ["ctl1=10.1.1.1"]}, "health_manager_hosts", "ctl1=10.1.1.1"),
+    ("hm-ip-is-gateway", {"mgmt_gateway_ip": "172.29.232.1", "health_manager_hosts": ["ctl1=172.29.232.1"]}, "health_manager_hosts", "ctl1=172.29.232.1"),
+    ("hm-bad-hostname", {"health_manager_hosts": ["ctl_1"]}, "health_manager_hosts", "ctl_1"),
+    ("hm-bad-ip", {"health_manager_hosts": ["ctl1=172.29.232.300"]}, "health_manager_hosts", "ctl1=172.29.232.300"),
+    ("hm-fixed-ip-on-ipv6", {"mgmt_subnet_cidr": "fd00:29::/64", "mgmt_allocation_pools": [], "health_manager_hosts": ["ctl1=fd00:29::5"]}, "health_manager_hosts", "ctl1=fd00:29::5"),
+    ("hm-port-range", {"health_manager_port": 70000}, "health_manager_port", "70000"),
+    ("network-type", {"mgmt_network_type": "gre"}, "mgmt_network_type", "gre"),
+    ("vlan-id-range", {"mgmt_network_type": "vlan", "mgmt_segmentation_id": 4095}, "mgmt_segmentation_id", "4095"),
+    ("flat-with-segment", {"mgmt_segmentation_id": 100}, "mgmt_segmentation_id", "100"),
+    ("negative-segment", {"mgmt_network_type": "vxlan", "mgmt_physical_network": "", "mgmt_segmentation_id": -1}, "mgmt_segmentation_id", "-1"),
+    ("vxlan-with-physnet", {"mgmt_network_type": "vxlan"}, "mgmt_physical_network", "lbaas"),
+    ("vlan-without-physnet", {"mgmt_network_type": "vlan", "mgmt_physical_network": ""}, "mgmt_physical_network", "''"),
+    ("mtu-range", {"mgmt_mtu": 20000}, "mgmt_mtu", "20000"),
+    ("ipv6-mtu", { "mgmt_subnet_cidr": "fd00:29::/64", "mgmt_allocation_pools": [], "health_manager_hosts": ["ctl1"], "mgmt_mtu": 1000, }, "mgmt_mtu", "1000"),
+    ("ipv6-without-dhcp", { "mgmt_subnet_cidr": "fd00:29::/64", "mgmt_allocation_pools": [], "health_manager_hosts": ["ctl1"], "mgmt_enable_dhcp": False, }, "mgmt_enable_dhcp", "False"),
+    ("dns-not-ip", {"mgmt_dns_servers": ["dns.example.com"]}, "mgmt_dns_servers", "dns.example.com"),
+    ("dns-wrong-version", {"mgmt_dns_servers": ["2001:db8::53"]}, "mgmt_dns_servers", "2001:db8::53"),
+    ("route-malformed", {"mgmt_host_routes": ["10.0.0.0/8 -> 172.29.232.1"]}, "mgmt_host_routes", "10.0.0.0/8 -> 172.29.232.1"),
+    ("route-nexthop-outside", {"mgmt_host_routes": ["10.0.0.0/8 via 10.0.0.1"]}, "mgmt_host_routes", "10.0.0.0/8 via 10.0.0.1"),
+    ("adopt-network-only", {"mgmt_network_id": "net-1"}, "mgmt_subnet_id", "''"),
+    ("adopt-subnet-only", {"mgmt_subnet_id": "sub-1"}, "mgmt_network_id", "''"),
+    ("topology", {"loadbalancer_topology": "ACTIVE_ACTIVE"}, "loadbalancer_topology", "ACTIVE_ACTIVE"),
+    ("offered-topology", {"octavia_flavor_topologies": ["SINGLE", "ACTIVE"]}, "octavia_flavor_topologies", "ACTIVE"),
+    ("offered-duplicate", {"octavia_flavor_topologies": ["SINGLE", "SINGLE"]}, "octavia_flavor_topologies", "SINGLE"),
+    ("anti-affinity-policy", {"anti_affinity_policy": "spread"}, "anti_affinity_policy", "spread"),
+    ("flavor-vcpus", {"amp_flavor_vcpus": 0}, "amp_flavor_vcpus", "0"),
+    ("flavor-ram", {"amp_flavor_ram_mb": 128}, "amp_flavor_ram_mb", "128"),
+    ("extra-spec-malformed", {"amp_flavor_extra_specs": ["hw_rng:allowed"]}, "amp_flavor_extra_specs", "hw_rng:allowed"),
+    ("ssh-key-while-disabled", {"ssh_public_key": "ssh-ed25519 AAAAC3Nza test"}, "ssh_public_key", "ssh-ed25519 AAAAC3Nza test"),
+    ("ssh-key-malformed", {"ssh_enabled": True, "ssh_public_key": "BEGIN PUBLIC KEY"}, "ssh_public_key", "BEGIN PUBLIC KEY"),
+    ("images-empty", {"amp_images": []}, "amp_images", "[]"),
+    ("image-missing-file", {"amp_images": ["v1=/nonexistent/amphora.qcow2"]}, "amp_images", "/nonexistent/amphora.qcow2"),
+    ("image-ftp", {"amp_images": ["v1=ftp://example.com/a.qcow2"]}, "amp_images", "ftp://example.com/a.qcow2"),
+    ("image-no-version", {"amp_images": [IMAGE]}, "amp_images", IMAGE),
+    ("image-duplicate-version", {"amp_images": [f"v1={IMAGE}", f"v1={IMAGE}"]}, "amp_images", "v1"),
+    ("image-keep-negative", {"amp_image_keep_previous": -1}, "amp_image_keep_previous", "-1"),
+    ("image-architecture", {"amp_image_architecture": "i386"}, "amp_image_architecture", "i386"),
+    ("no-load-balancers", {"expected_loadbalancers": 0}, "expected_loadbalancers", "0"),
+    ("name-prefix", {"name_prefix": "dev prefix"}, "name_prefix", "dev prefix"),
+    ("empty-service-project", {"service_project": " "}, "service_project", "' '"),
+]
+# fmt: on
+
+
+def _with_image(value, image):
+    if isinstance(value, str):
+        return value.replace(IMAGE, image)
+    if isinstance(value, list):
+        return [_with_image(item, image) for item in value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "overrides, key, shown", [case[1:] for case in BAD_CONFIGS], ids=[case[0] for case in BAD_CONFIGS]
+)
+def test_bad_config_names_key_and_value(config, image, overrides, key, shown):
+    overrides = {name: _with_image(value, image) for name, value in overrides.items()}
+    with pytest.raises(ConfigError) as caught:
+        parse({**config, **overrides})
+    message = str(caught.value)
+    assert caught.value.key == key
+    assert key in message and _with_image(shown, image) in message
+    assert caught.value.valid  # says what would be valid
+
+
+def test_table_is_large_and_ids_are_unique():
+    ids = [case[0] for case in BAD_CONFIGS]
+    assert len(ids) >= 30 and len(set(ids)) == len(ids)
+
+
+def test_unknown_key_lists_the_known_keys(config):
+    with pytest.raises(ConfigError) as caught:
+        parse({**config, "sssh_enabled": True})
+    assert caught.value.valid.startswith("unknown key; did you mean ssh_enabled?")
+    assert "mgmt_subnet_cidr" in caught.value.valid
+
+
+@pytest.mark.parametrize("key", sorted(REMOVED_KEYS))
+def test_removed_keys_say_they_were_removed(config, key):
+    with pytest.raises(ConfigError) as caught:
+        parse({**config, key: 1})
+    assert any(word in caught.value.valid for word in ("removed", "retired"))
+
+
+def test_pool_size_error_explains_the_arithmetic(config):
+    with pytest.raises(ConfigError) as caught:
+        parse({**config, "expected_loadbalancers": 100})
+    # 100 ACTIVE_STANDBY load balancers: 200 amphorae + 25% = 250, + 1 allocated HM port + 2 DHCP ports.
+    assert "at least 253 addresses (have 201)" in caught.value.valid
+
+
+# --- the schema --------------------------------------------------------------------------------
+
+
+def test_every_schema_key_is_typed_defaulted_and_described():
+    for spec in load_schema().values():
+        assert spec.type in ("string", "integer", "boolean", "array"), spec.name
+        assert spec.description.strip(), f"{spec.name} has no description"
+        assert spec.default is not None, f"{spec.name} has no default, so Pulumi would require it"
+        assert spec.type != "array" or spec.item_type == "string", spec.name
+
+
+WRONG_TYPE = {"string": 1, "integer": "1", "boolean": "true", "array": "x"}
+
+
+@pytest.mark.parametrize("key", sorted(load_schema()))
+def test_every_schema_key_is_type_checked(config, key):
+    spec = load_schema()[key]
+    with pytest.raises(ConfigError) as caught:
+        parse({**config, key: WRONG_TYPE[spec.type]})
+    assert caught.value.key == key and spec.type in caught.value.valid
+
+
+def test_structured_keys_are_not_declared_in_the_schema():
+    # Pulumi's project schema has no object type: declaring them would break `pulumi preview`.
+    assert not set(STRUCTURED_KEYS) & set(load_schema())
+
+
+def test_pulumi_yaml_keeps_stacks_in_their_directory():
+    project = yaml.safe_load(SCHEMA_PATH.read_text())
+    assert project["stackConfigDir"] == "stacks" and project["name"] == "octavia-infra"
+
+
+# --- decoding the engine's strings ---------------------------------------------------------------
+
+
+def test_decode_config_types_values_by_schema():
+    raw = {
+        "mgmt_network_name": "123",
+        "expected_loadbalancers": "12",
+        "ssh_enabled": "true",
+        "amp_images": json.dumps(["v1=/tmp/a.qcow2"]),
+        "pki": json.dumps({"server_ca": {"validity_days": 10}}),
+        "typo": "not json",
+    }
+    assert decode_config(raw) == {
+        "mgmt_network_name": "123",
+        "expected_loadbalancers": 12,
+        "ssh_enabled": True,
+        "amp_images": ["v1=/tmp/a.qcow2"],
+        "pki": {"server_ca": {"validity_days": 10}},
+        "typo": "not json",
+    }
+
+
+# --- the shipped stack files ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("env", ["local", "dev", "prod"])
+def test_stack_files_are_valid(env, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the local stack's image path is relative to the project directory
+    (tmp_path / ".state").mkdir()
+    (tmp_path / ".state" / "amphora-test.qcow2").write_bytes(b"QFI\xfb")
+    settings = parse(stack_config(env))
+    assert settings.health_managers
+
+
+def test_prod_is_protected_active_standby_with_three_fixed_controllers():
+    settings = parse(stack_config("prod"))
+    assert settings.protect and settings.network.network_type == "vlan"
+    assert settings.topology.default == "ACTIVE_STANDBY" and settings.topology.anti_affinity
+    assert len(settings.health_managers) == 3 and all(h.ip for h in settings.health_managers)
+
+
+def test_dev_and_prod_can_share_one_cloud():
+    dev, prod = parse(stack_config("dev")), parse(stack_config("prod"))
+    assert dev.name_prefix != prod.name_prefix
+    same_segment = (dev.network.physical_network, dev.network.segmentation_id) == (
+        prod.network.physical_network,
+        prod.network.segmentation_id,
+    )
+    assert not same_segment
+
+
+def test_configuration_docs_list_every_key_with_its_type_and_default():
+    docs = (ROOT / "docs" / "configuration.md").read_text()
+    for spec in load_schema().values():
+        kind = f"array<{spec.item_type}>" if spec.type == "array" else spec.type
+        assert f"| `{spec.name}` | {kind} | `{json.dumps(spec.default)}` |" in docs, spec.name
