@@ -28,10 +28,14 @@ devcloud-status:  ## each devcloud service with pid, port and health
 devcloud-reset:  ## stop the devcloud and wipe its databases and image store
 	python3 devcloud/devcloud.py reset
 
-up:  ## pulumi up of STACK (default local), then its outputs
+# The local stack uploads a small real qcow2 (Glance checks the format of what it stores).
+.state/amphora-test.qcow2:
+	mkdir -p .state && qemu-img create -q -f qcow2 $@ 64M
+
+up: .state/amphora-test.qcow2  ## pulumi up of STACK (default local), then its outputs
 	$(PULUMI) stack select --create $(STACK) && $(PULUMI) up --yes --stack $(STACK) && $(PULUMI) stack output --stack $(STACK)
 
-preview:  ## pulumi preview --diff of STACK
+preview: .state/amphora-test.qcow2  ## pulumi preview --diff of STACK
 	$(PULUMI) stack select --create $(STACK) && $(PULUMI) preview --diff --stack $(STACK)
 
 destroy:  ## pulumi destroy of STACK

@@ -13,6 +13,14 @@ from pulumi import automation as auto
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components")
+LOCAL_TEST_IMAGE = ".state/amphora-test.qcow2"  # the image stacks/Pulumi.local.yaml uploads
+
+
+def make_test_image(path: Path, size: str = "64M") -> Path:
+    """A real (empty) qcow2: Glance checks uploaded data against the declared disk format."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), size], check=True)
+    return path
 
 
 def project_env(**overrides: str) -> dict:
@@ -46,14 +54,22 @@ class StackFactory:
             copy(source, work_dir / entry, **({"ignore": shutil.ignore_patterns("__pycache__")} if source.is_dir() else {}))
         (work_dir / ".venv").symlink_to(ROOT / ".venv")
         (work_dir / "stacks").mkdir()
+        make_test_image(work_dir / LOCAL_TEST_IMAGE)
         return work_dir
 
     def create(self, example: str, overrides: dict | None = None, name: str | None = None) -> auto.Stack:
-        """A new stack configured like stacks/Pulumi.<example>.yaml, with config overrides."""
+        """A new stack configured like stacks/Pulumi.<example>.yaml, with config overrides.
+
+        Its OpenStack names carry the stack name as prefix and a flat network gets a physical
+        network of its own, so stacks of one run never collide on the shared devcloud.
+        """
         stack_name = name or f"{example}-{uuid.uuid4().hex[:6]}"
         work_dir = self.project_copy(stack_name)
         config = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{example}.yaml").read_text())["config"]
-        config = {**config, **{f"octavia-infra:{k}": v for k, v in (overrides or {}).items()}}
+        unique = {"name_prefix": f"{stack_name}-"}
+        if config.get("octavia-infra:mgmt_network_type", "flat") == "flat":
+            unique["mgmt_physical_network"] = f"phys-{stack_name}"
+        config = {**config, **{f"octavia-infra:{k}": v for k, v in {**unique, **(overrides or {})}.items()}}
         options = auto.LocalWorkspaceOptions(
             work_dir=str(work_dir), env_vars=self.env,
             pulumi_command=auto.PulumiCommand(root=str(ROOT), skip_version_check=True),
@@ -85,6 +101,7 @@ def stacks(tmp_path, devcloud_env):
         PULUMI_BACKEND_URL=f"file://{tmp_path / 'state'}",
         PULUMI_CONFIG_PASSPHRASE="test-passphrase",
         **devcloud_env,
+        OS_CLOUD="devcloud-service",  # scoped to the service project, which owns images and keypairs
     )
     (tmp_path / "state").mkdir()
     factory = StackFactory(tmp_path, env)
