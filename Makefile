@@ -6,10 +6,10 @@ STACK ?= local
 LOCAL_PASSPHRASE := local-devcloud-only
 PULUMI := source tools/env.sh && PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE:-$(LOCAL_PASSPHRASE)}" pulumi
 
-.PHONY: help quickstart setup devcloud devcloud-stop devcloud-status devcloud-reset up preview destroy outputs test bench clean
+.PHONY: amphora-image amphora-image-preflight help quickstart setup devcloud devcloud-stop devcloud-status devcloud-reset up preview destroy outputs test bench clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 18
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 26
 
 quickstart: setup devcloud up  ## everything from a fresh clone: set-up, devcloud, `pulumi up` of the local stack
 
@@ -49,6 +49,14 @@ test: setup devcloud  ## the whole test suite (unit, engine, devcloud, end to en
 
 bench: setup devcloud  ## side-by-side benchmarks (see benchmarks/README.md)
 	.venv/bin/python benchmarks/run.py
+
+# The amphora image (tools/amphora_image, docs/amphora-image.md) needs root, loop devices and the
+# base OS's mirrors. ARGS passes options, e.g. ARGS="--fips --base-os rocky".
+amphora-image:  ## build a production amphora image + manifest in build/amphora (root; ARGS=...)
+	python3 -m tools.amphora_image build $(ARGS)
+
+amphora-image-preflight:  ## what this host lacks to build the amphora image, one line each
+	python3 -m tools.amphora_image preflight $(ARGS)
 
 clean:  ## remove bin/, .venv and the local state (not the devcloud: see devcloud-reset)
 	rm -rf bin .venv .state

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_openstack as openstack
 
 from components.compute import AmphoraFlavor, AmphoraFlavorArgs, AmphoraKeypair, AmphoraKeypairArgs
+from components.firewall import render_health_manager_firewalls
 from components.health_manager import HealthManagerPorts, HealthManagerPortsArgs
 from components.image import AmphoraImages, AmphoraImagesArgs
 from components.network import ManagementNetwork, ManagementNetworkArgs
@@ -87,6 +88,7 @@ class OctaviaFoundation(pulumi.ComponentResource):
             "health_manager_ports": health_managers.ports,
             "health_manager_ips": health_managers.ips,
             "controller_ip_port_list": health_managers.controller_ip_port_list,
+            "health_manager_firewall": render_health_manager_firewalls(settings),
             "octavia_flavor_ids": octavia_flavors.flavor_ids,
             "octavia_flavor_profile_ids": octavia_flavors.profile_ids,
             "loadbalancer_topology": settings.topology.default,

@@ -39,6 +39,7 @@ OUTPUT_NAMES = (
     "health_manager_ports",  # {host: port id}
     "health_manager_ips",  # {host: ip}
     "controller_ip_port_list",
+    "health_manager_firewall",  # {host: {interface, nftables, iptables, ip6tables}}
     # Octavia flavors
     "octavia_flavor_ids",  # {topology: flavor id}
     "octavia_flavor_profile_ids",  # {topology: flavor profile id}

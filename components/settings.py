@@ -8,6 +8,7 @@ ConfigError naming the key, the bad value and what would be valid.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import ipaddress
@@ -20,8 +21,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
 import yaml
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 
 from components.errors import ConfigError
+from components.image_manifest import SUFFIX as MANIFEST_SUFFIX, file_sha256, read_manifest
 from components.netmath import IPAddress, IPNetwork, IpRange, default_pools, first_overlap
 from components.pki import parse_pki_settings
 
@@ -55,6 +59,9 @@ PORT_RANGE = (1, 65535)
 _HOSTNAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$")
 _NAME_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+# A Linux interface name (at most 15 bytes, IFNAMSIZ - 1), restricted to characters nftables and
+# iptables take literally: no '+' (an iptables wildcard), quotes, '/', ':' or whitespace.
+_INTERFACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$")
 
 
 # --- the schema ---------------------------------------------------------------------------------
@@ -182,6 +189,7 @@ class NetworkSettings:
 class HealthManagerHost:
     name: str
     ip: Optional[IPAddress]  # None: Neutron allocates from the pools
+    interface: str = ""  # the host's management interface (health_manager_interface[s])
 
 
 @dataclass(frozen=True)
@@ -217,6 +225,7 @@ class TopologySettings:
 class ImageVersion:
     version: str
     source: str
+    sha256: Optional[str] = None  # from a build manifest: the current file must match it
 
     @property
     def is_url(self) -> bool:
@@ -535,7 +544,33 @@ def _health_managers(values: Mapping, network: NetworkSettings) -> tuple[HealthM
     hosts = tuple(_health_manager(key, text, network, used) for text in items)
     _check_unique(key, [h.name for h in hosts], "host names")
     _check_unique(key, [str(h.ip) for h in hosts if h.ip], "fixed IPs")
-    return hosts
+    interfaces = _health_manager_interfaces(values, [h.name for h in hosts])
+    return tuple(dataclasses.replace(h, interface=interfaces[h.name]) for h in hosts)
+
+
+def _health_manager_interfaces(values: Mapping, hosts: list[str]) -> dict[str, str]:
+    """Each host's management interface: its health_manager_interfaces entry, else the default."""
+    default = _interface_name("health_manager_interface", values["health_manager_interface"])
+    key, overrides = "health_manager_interfaces", {}
+    for text in values[key]:
+        host, equals, interface = (part.strip() for part in text.partition("="))
+        if not equals or not host:
+            raise ConfigError(key, text, '"HOST=INTERFACE", e.g. "ctl1=br-lbaas"')
+        if host not in hosts:
+            raise ConfigError(key, text, f"a host of health_manager_hosts ({', '.join(hosts)})")
+        overrides.setdefault(host, []).append(_interface_name(key, interface, shown=text))
+    _check_unique(key, [h for h, names in overrides.items() for _ in names], "hosts")
+    return {host: overrides.get(host, [default])[0] for host in hosts}
+
+
+def _interface_name(key: str, name: str, shown: Any = None) -> str:
+    if not _INTERFACE.match(name):
+        raise ConfigError(
+            key,
+            shown if shown is not None else name,
+            "a Linux interface name: 1-15 letters, digits, '_', '.', '@' or '-', starting with a letter or digit",
+        )
+    return name
 
 
 def _health_manager(key: str, text: str, network: NetworkSettings, used: set) -> HealthManagerHost:
@@ -588,11 +623,20 @@ def _access(values: Mapping) -> AccessSettings:
     key, public_key = "ssh_public_key", values["ssh_public_key"].strip()
     if public_key and not values["ssh_enabled"]:
         raise ConfigError(key, public_key, '"" while ssh_enabled is false (or set ssh_enabled: true)')
-    if public_key and public_key.split()[0] not in SSH_KEY_TYPES:
-        raise ConfigError(
-            key, public_key, f"an OpenSSH public key line starting with one of {', '.join(SSH_KEY_TYPES)}"
-        )
+    if public_key:
+        _check_ssh_public_key(key, public_key)
     return AccessSettings(values["ssh_enabled"], public_key or None, values["debug"], values["log_offload"])
+
+
+def _check_ssh_public_key(key: str, public_key: str) -> None:
+    """A known key type, and a key body that decodes (Nova would refuse it otherwise, mid-`up`)."""
+    valid = f"an OpenSSH public key line starting with one of {', '.join(SSH_KEY_TYPES)}"
+    if public_key.split()[0] not in SSH_KEY_TYPES:
+        raise ConfigError(key, public_key, valid)
+    try:
+        serialization.load_ssh_public_key(public_key.encode())
+    except (ValueError, UnsupportedAlgorithm) as error:
+        raise ConfigError(key, public_key, f"{valid}, whose key data decodes ({error})") from None
 
 
 def _flavor(values: Mapping) -> FlavorSettings:
@@ -634,23 +678,49 @@ def _topology(values: Mapping) -> TopologySettings:
 def _image(values: Mapping) -> ImageSettings:
     key, items = "amp_images", values["amp_images"]
     if not items:
-        raise ConfigError(key, items, 'at least one "VERSION=SOURCE" entry (file path or http(s) URL)')
-    versions = tuple(_image_version(key, text) for text in items)
+        raise ConfigError(
+            key, items, 'at least one "VERSION=SOURCE" entry (file path or http(s) URL) or build manifest path'
+        )
+    architecture = _choice(values, "amp_image_architecture", ARCHITECTURES)
+    versions = tuple(_image_version(key, text, architecture) for text in items)
     _check_unique(key, [v.version for v in versions], "versions")
     keep = _integer(values, "amp_image_keep_previous", 0, 10)
     kept = versions[-(keep + 1) :]
     _check_source(key, kept[-1])
     tag = _non_empty(values, "amp_image_tag")
-    return ImageSettings(tag, _choice(values, "amp_image_architecture", ARCHITECTURES), kept, keep)
+    return ImageSettings(tag, architecture, kept, keep)
 
 
-def _image_version(key: str, text: str) -> ImageVersion:
+def _image_version(key: str, text: str, architecture: str) -> ImageVersion:
+    if "=" not in text and text.strip().endswith(MANIFEST_SUFFIX):
+        return _manifest_version(key, text.strip(), architecture)
     version, equals, source = (part.strip() for part in text.partition("="))
     if not equals or not _VERSION.match(version) or not source:
-        raise ConfigError(key, text, "\"VERSION=SOURCE\", VERSION of letters, digits, '.', '_', '+', '-'")
+        raise ConfigError(
+            key,
+            text,
+            "\"VERSION=SOURCE\", VERSION of letters, digits, '.', '_', '+', '-'; "
+            f"or the path of a build manifest (*{MANIFEST_SUFFIX})",
+        )
     if "://" in source and not source.startswith(("http://", "https://")):
         raise ConfigError(key, text, "a SOURCE that is a local file path or an http(s) URL")
+    if source.endswith(MANIFEST_SUFFIX):
+        raise ConfigError(key, text, "a manifest path alone, without VERSION= (the version comes from the manifest)")
     return ImageVersion(version, source)
+
+
+def _manifest_version(key: str, path: str, architecture: str) -> ImageVersion:
+    """An entry that is a tools/amphora_image build manifest: version, file and checksum from it."""
+    try:
+        manifest = read_manifest(path)
+    except ValueError as err:
+        raise ConfigError(key, path, f"a valid build manifest: {err}") from None
+    if manifest.architecture != architecture:
+        raise ConfigError(
+            key, path, f"an image built for amp_image_architecture {architecture} (the manifest says "
+            f"{manifest.architecture})"
+        )
+    return ImageVersion(manifest.version, manifest.image_path, manifest.sha256)
 
 
 def _check_source(key: str, current: ImageVersion) -> None:
@@ -660,6 +730,12 @@ def _check_source(key: str, current: ImageVersion) -> None:
             key,
             f"{current.version}={current.source}",
             "a current image whose file exists (relative paths start at the project directory)",
+        )
+    if current.sha256 and file_sha256(current.source) != current.sha256:
+        raise ConfigError(
+            key,
+            f"{current.version}={current.source}",
+            "the image file its build manifest describes: its sha256 differs (rebuilt or changed since)",
         )
 
 

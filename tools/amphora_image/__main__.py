@@ -1,0 +1,5 @@
+import sys
+
+from tools.amphora_image.cli import main
+
+sys.exit(main())
