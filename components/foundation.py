@@ -62,7 +62,7 @@ class OctaviaFoundation(pulumi.ComponentResource):
         images = AmphoraImages(f"{name}-amp-image", AmphoraImagesArgs(settings.image, project_id, prefix), child)
         octavia_flavors = OctaviaFlavors(
             f"{name}-octavia-flavors",
-            OctaviaFlavorsArgs(settings.topology.offered, flavor.flavor_id, images.tag, images.current_id, prefix),
+            OctaviaFlavorsArgs(settings.topology.offered, flavor.flavor_id, images.tag, images.current, prefix),
             child,
         )
         ServiceQuotas(f"{name}-quotas", ServiceQuotasArgs(quota_values(settings), project_id), child)

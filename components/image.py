@@ -47,7 +47,7 @@ def source_args(version: ImageVersion) -> dict:
 
 
 class AmphoraImages(pulumi.ComponentResource):
-    """Outputs: current_id, owner_id, tag, ids {version: image id}."""
+    """Outputs: current_id, owner_id, tag, ids {version: image id}; `current` is the tagged Image."""
 
     def __init__(self, name: str, args: AmphoraImagesArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("octavia-infra:image:AmphoraImages", name, None, opts)
@@ -57,6 +57,7 @@ class AmphoraImages(pulumi.ComponentResource):
             version.version: self._image(name, args, version, tags=[], depends_on=[current])
             for version in settings.previous
         }
+        self.current = current  # the tagged image, for resources that must wait for it
         self.current_id = current.id
         # Glance makes the caller's project the owner; Octavia filters on it (amp_image_owner_id).
         self.owner_id = current.owner

@@ -17,26 +17,26 @@ class OctaviaFlavorsArgs:
     topologies: tuple[str, ...]
     compute_flavor_id: pulumi.Input[str]
     image_tag: str
-    tagged_image_id: pulumi.Input[str]
+    tagged_image: pulumi.Resource  # the current image, which carries image_tag
     name_prefix: str
 
 
-def flavor_data(
-    topology: str, compute_flavor_id: pulumi.Input[str], image_tag: str, tagged_image_id: pulumi.Input[str]
-) -> pulumi.Output[str]:
+def flavor_data(topology: str, compute_flavor_id: pulumi.Input[str], image_tag: str) -> pulumi.Output[str]:
     """The amphora provider's flavor profile JSON.
 
-    Octavia validates the compute flavor and the image tag when a profile is created, so the
-    profile waits for the tagged image (its ID is a dependency, not part of the data). The text
-    is in the provider's normal form (sorted keys, no spaces): Octavia stores it as sent and the
-    provider compares it normalized, so any other spelling shows as a change on every preview.
+    The text is in the provider's normal form (sorted keys, no spaces): Octavia stores it as sent
+    and the provider compares it normalized, so any other spelling shows as a change on every
+    preview. The tagged image is not part of it: Octavia validates the image tag when a profile is
+    created, so the profile depends on the image (depends_on), but an output of the image here
+    would be unknown in the preview of every image rotation, which would then show the profiles
+    and flavors as replaced although `up` leaves them alone.
     """
 
-    def render(ids: list) -> str:
-        data = {"loadbalancer_topology": topology, "compute_flavor": ids[0], "amp_image_tag": image_tag}
+    def render(flavor_id: str) -> str:
+        data = {"loadbalancer_topology": topology, "compute_flavor": flavor_id, "amp_image_tag": image_tag}
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
-    return pulumi.Output.all(compute_flavor_id, tagged_image_id).apply(render)
+    return pulumi.Output.from_input(compute_flavor_id).apply(render)
 
 
 class OctaviaFlavors(pulumi.ComponentResource):
@@ -51,9 +51,11 @@ class OctaviaFlavors(pulumi.ComponentResource):
                 f"{name}-{key}-profile",
                 name=f"{args.name_prefix}amphora-{key}",
                 provider_name=PROVIDER,
-                flavor_data=flavor_data(topology, args.compute_flavor_id, args.image_tag, args.tagged_image_id),
+                flavor_data=flavor_data(topology, args.compute_flavor_id, args.image_tag),
                 # Octavia refuses to modify a profile a flavor uses: replace it (and so its flavor).
-                opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["flavor_data"]),
+                opts=pulumi.ResourceOptions(
+                    parent=self, replace_on_changes=["flavor_data"], depends_on=[args.tagged_image]
+                ),
             )
             flavor = openstack.loadbalancer.FlavorV2(
                 f"{name}-{key}",

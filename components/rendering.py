@@ -1,5 +1,6 @@
 """Render the stack's results for the tools that configure Octavia: octavia.conf, OpenStack-Ansible
-user variables and kolla-ansible globals. Pure functions over resolved values, one table each.
+user variables, kolla-ansible globals and kolla-ansible octavia.conf overrides. Pure functions over
+resolved values, one table each.
 
 `values` is a plain dict with the keys named in the tables (the foundation resolves the outputs).
 Certificates appear in octavia.conf as file paths: the deployment tool writes the certificate
@@ -84,9 +85,47 @@ KOLLA_ANSIBLE_GLOBALS = (
     ("octavia_amp_flavor_id", "amp_flavor_id"),
     ("octavia_amp_image_tag", "amp_image_tag"),
     ("octavia_amp_image_owner_id", "amp_image_owner_id"),
+    ("octavia_amp_ssh_key_name", "amp_ssh_key_name"),
+    ("octavia_health_manager_port", "health_manager_port"),
     ("octavia_loadbalancer_topology", "loadbalancer_topology"),
 )
 KOLLA_ANSIBLE_CONSTANTS = {"enable_octavia": "yes", "octavia_auto_configure": "no", "octavia_network_type": "provider"}
+
+# kolla-ansible merges {{ node_custom_config }}/octavia.conf (default /etc/kolla/config/octavia.conf)
+# over its own template (ansible/roles/octavia/tasks/config.yml, merge_configs). These are the
+# options its template gets wrong for this stack: heartbeat_key is hard-coded to "insecure",
+# server_certs_key_passphrase is left at Octavia's well-known default, bind_ip and
+# controller_ip_port_list are derived from octavia_network_interface (the API interface on a
+# provider network) instead of the health-manager ports, amp_ssh_key_name defaults to a keypair
+# this stack does not create, and [nova] anti-affinity is not set at all. Everything else reaches
+# kolla through globals (KOLLA_ANSIBLE_GLOBALS) and the certificate files (KOLLA_CERT_FILES).
+KOLLA_OCTAVIA_CONF = (
+    ("controller_worker", "amp_ssh_key_name", "amp_ssh_key_name"),
+    ("health_manager", "bind_ip", "bind_ip"),
+    ("health_manager", "bind_port", "health_manager_port"),
+    ("health_manager", "controller_ip_port_list", "controller_ip_port_list"),
+    ("health_manager", "heartbeat_key", "heartbeat_key"),
+    ("certificates", "ca_private_key_passphrase", "ca_private_key_passphrase"),
+    ("certificates", "server_certs_key_passphrase", "server_certs_key_passphrase"),
+    ("nova", "enable_anti_affinity", "enable_anti_affinity"),
+    ("nova", "anti_affinity_policy", "anti_affinity_policy"),
+)
+# Written even when empty: an empty amp_ssh_key_name means "no keypair" to Octavia, while leaving
+# it out would keep kolla's default name, a keypair that does not exist.
+KOLLA_KEEP_EMPTY = {("controller_worker", "amp_ssh_key_name")}
+KOLLA_CONFIG_DIR = "/etc/kolla/config"  # kolla-ansible's node_custom_config
+# kolla-ansible copies exactly these four files from {{ node_custom_config }}/octavia/ into the
+# worker, health-manager and housekeeping containers' /etc/octavia/certs/, and its template points
+# [certificates] ca_certificate and [haproxy_amphora] server_ca at the same server_ca.cert.pem. So
+# that file gets the server CA trust bundle (the `server_ca` output): the current CA comes first,
+# which is the certificate Octavia loads to sign with (ca_certificate reads the first PEM), and
+# during a rollover overlap the previous CA follows, which keeps old amphorae trusted.
+KOLLA_CERT_FILES = {
+    "server_ca": "server_ca.cert.pem",
+    "ca_private_key": "server_ca.key.pem",
+    "client_ca": "client_ca.cert.pem",
+    "client_cert": "client.cert-and-key.pem",
+}
 
 
 def with_cert_paths(values: Mapping[str, Any], cert_dir: str) -> dict[str, Any]:
@@ -135,3 +174,32 @@ def render_openstack_ansible(values: Mapping[str, Any]) -> str:
 def render_kolla_ansible(values: Mapping[str, Any]) -> str:
     variables = {**KOLLA_ANSIBLE_CONSTANTS, **_mapped(KOLLA_ANSIBLE_GLOBALS, values)}
     return "---\n" + yaml.safe_dump(variables, sort_keys=False, default_flow_style=False)
+
+
+def kolla_octavia_conf_sections(values: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    sections: dict[str, dict[str, str]] = {}
+    for section, option, key in KOLLA_OCTAVIA_CONF:
+        value = values.get(key)
+        options = sections.setdefault(section, {})
+        if value not in (None, ""):
+            options[option] = _conf_value(value)
+        elif (section, option) in KOLLA_KEEP_EMPTY:
+            options[option] = ""
+    return sections
+
+
+def render_kolla_octavia_conf(values: Mapping[str, Any]) -> str:
+    """/etc/kolla/config/octavia.conf: merged by kolla-ansible over its own octavia.conf."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.optionxform = str
+    parser.read_dict(kolla_octavia_conf_sections(values))
+    buffer = io.StringIO()
+    buffer.write(f"# {KOLLA_CONFIG_DIR}/octavia.conf, rendered by octavia-infra; certificates go to "
+                 f"{KOLLA_CONFIG_DIR}/octavia/ ({', '.join(KOLLA_CERT_FILES.values())})\n")
+    parser.write(buffer)
+    return buffer.getvalue()
+
+
+def kolla_certificate_files(values: Mapping[str, Any], config_dir: str = KOLLA_CONFIG_DIR) -> dict[str, str]:
+    """{path on the deployment host: PEM} for the certificate files kolla-ansible copies."""
+    return {f"{config_dir.rstrip('/')}/octavia/{file}": values[output] for output, file in KOLLA_CERT_FILES.items()}

@@ -1,9 +1,10 @@
 """Shared test plumbing: the project's engine environment, the devcloud, and throwaway stacks."""
 
-import json
 import os
 import shutil
 import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -21,6 +22,37 @@ def make_test_image(path: Path, size: str = "64M") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), size], check=True)
     return path
+
+
+# Engine errors that mean a devcloud service was briefly down (the fault-injection tests stop them).
+TRANSIENT_ERRORS = ("connection refused", "connection reset by peer", "retries exhausted", "503 Service Unavailable")
+
+
+def wait_for_devcloud(timeout: float = 180) -> None:
+    """Return once every devcloud service answers (`devcloud.py status`), or raise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = subprocess.run([sys.executable, str(ROOT / "devcloud" / "devcloud.py"), "status"],
+                                capture_output=True, text=True)
+        if status.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the devcloud is not healthy after {timeout:.0f}s:\n{status.stdout}")
+        time.sleep(3)
+
+
+def engine(operation, *args, attempts: int = 3, **kwargs):
+    """Run a stack operation; after a devcloud outage (only then) wait for it and run it again.
+
+    Engine operations are idempotent: a rerun after a failed call does only what is left.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return operation(*args, **kwargs)
+        except auto.errors.CommandError as err:
+            if attempt == attempts or not any(text in str(err) for text in TRANSIENT_ERRORS):
+                raise
+            wait_for_devcloud()
 
 
 def project_env(**overrides: str) -> dict:
@@ -75,36 +107,62 @@ class StackFactory:
             pulumi_command=auto.PulumiCommand(root=str(ROOT), skip_version_check=True),
         )
         stack = auto.create_stack(stack_name, work_dir=str(work_dir), opts=options)
-        stack.set_all_config({key: config_value(value) for key, value in config.items()}, path=False)
         self.stacks.append(stack)
+        write_config(stack, config)
         return stack
 
     def cleanup(self) -> None:
         for stack in self.stacks:
             try:
-                stack.destroy()
+                engine(stack.destroy)
                 stack.workspace.remove_stack(stack.name)
             except auto.errors.CommandError as err:  # surfaced by the test that owns the stack
                 print(f"cleanup of {stack.name} failed: {err}")
 
 
-def config_value(value) -> auto.ConfigValue:
-    if isinstance(value, (dict, list)):
-        return auto.ConfigValue(json.dumps(value))
-    return auto.ConfigValue(str(value).lower() if isinstance(value, bool) else str(value))
+def stack_config_file(stack: auto.Stack) -> Path:
+    return Path(stack.workspace.work_dir) / "stacks" / f"Pulumi.{stack.name}.yaml"
+
+
+def write_config(stack: auto.Stack, values: dict) -> None:
+    """Merge config values (keys with or without the project namespace) into the stack's file.
+
+    Written as YAML, as in stacks/Pulumi.<env>.yaml, so arrays and objects keep their types
+    (`pulumi config set` would store a JSON text as a string, which the schema rejects).
+    """
+    path = stack_config_file(stack)
+    settings = yaml.safe_load(path.read_text()) if path.exists() else None
+    settings = settings or {}
+    config = settings.setdefault("config", {})
+    for key, value in values.items():
+        config[key if ":" in key else f"octavia-infra:{key}"] = value
+    path.write_text(yaml.safe_dump(settings, sort_keys=False))
+
+
+def stack_factory(tmp: Path, devcloud_env: dict) -> StackFactory:
+    """A factory whose stacks keep their projects and file backend under tmp."""
+    env = project_env(
+        PULUMI_BACKEND_URL=f"file://{tmp / 'state'}",
+        PULUMI_CONFIG_PASSPHRASE="test-passphrase",
+        # scoped to the service project, which owns images and keypairs
+        **{**devcloud_env, "OS_CLOUD": "devcloud-service"},
+    )
+    (tmp / "state").mkdir()
+    return StackFactory(tmp, env)
 
 
 @pytest.fixture
 def stacks(tmp_path, devcloud_env):
     """Factory of devcloud stacks; destroys whatever a test left behind."""
-    env = project_env(
-        PULUMI_BACKEND_URL=f"file://{tmp_path / 'state'}",
-        PULUMI_CONFIG_PASSPHRASE="test-passphrase",
-        **devcloud_env,
-        OS_CLOUD="devcloud-service",  # scoped to the service project, which owns images and keypairs
-    )
-    (tmp_path / "state").mkdir()
-    factory = StackFactory(tmp_path, env)
+    factory = stack_factory(tmp_path, devcloud_env)
+    yield factory
+    factory.cleanup()
+
+
+@pytest.fixture(scope="module")
+def module_stacks(tmp_path_factory, devcloud_env):
+    """Like `stacks`, for one stack that the ordered tests of a module share (deploy once)."""
+    factory = stack_factory(tmp_path_factory.mktemp("stacks"), devcloud_env)
     yield factory
     factory.cleanup()
 

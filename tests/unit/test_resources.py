@@ -245,7 +245,7 @@ def test_no_keypair_without_ssh(run):
 
 
 def test_keypair_from_configured_public_key(config):
-    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample operator"
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIARoLgDxhrRlBvtT6odksp221slOHhHKluMlQDdFqC9+ operator"
     run = declare({**config, "ssh_enabled": True, "ssh_public_key": key, "name_prefix": "dev-"})
     (keypair,) = run.of_type(KEYPAIR)
     assert keypair.inputs == {"name": "dev-octavia-ssh-key", "publicKey": key}
@@ -439,13 +439,15 @@ def dependencies_of(output_factory):
     return found
 
 
-def test_flavor_profiles_wait_for_the_tagged_image():
-    # Octavia rejects a profile whose amp_image_tag matches no image yet.
-    def profile_data():
-        image = openstack.images.Image("tagged", container_format="bare", disk_format="qcow2")
-        return flavor_data("SINGLE", "flavor-id", "tag", image.id)
-
-    assert [type(r).__name__ for r in dependencies_of(profile_data)] == ["Image"]
+def test_flavor_profiles_wait_for_the_tagged_image(run):
+    # Octavia rejects a profile whose amp_image_tag matches no image yet. The image is a
+    # dependency, not an input: an input would be unknown in the preview of every image rotation.
+    (image,) = run.of_type("openstack:images/image:Image")
+    profiles = run.of_type(PROFILE)
+    assert len(profiles) == 2
+    for profile in profiles:
+        assert [r._name for r in profile.opts.depends_on] == [image.name]
+    assert [type(r).__name__ for r in dependencies_of(lambda: flavor_data("SINGLE", "flavor-id", "tag"))] == []
 
 
 def test_flavor_id_resolves_only_once_the_service_project_has_access(config):
