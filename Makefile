@@ -5,8 +5,10 @@ STACK ?= local
 # The passphrase of the local stack's secrets: a documented default for the devcloud stack only.
 LOCAL_PASSPHRASE := local-devcloud-only
 PULUMI := source tools/env.sh && PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE:-$(LOCAL_PASSPHRASE)}" pulumi
+# Every preview and up runs the policy pack (policy/README.md).
+POLICY := --policy-pack policy
 
-.PHONY: amphora-image amphora-image-preflight help quickstart setup devcloud devcloud-stop devcloud-status devcloud-reset up preview destroy outputs test bench clean
+.PHONY: amphora-image amphora-image-preflight help quickstart preview-md pg-state setup devcloud devcloud-stop devcloud-status devcloud-reset up preview destroy outputs test bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 26
@@ -33,10 +35,13 @@ devcloud-reset:  ## stop the devcloud and wipe its databases and image store
 	mkdir -p .state && qemu-img create -q -f qcow2 $@ 64M
 
 up: .state/amphora-test.qcow2  ## pulumi up of STACK (default local), then its outputs
-	$(PULUMI) stack select --create $(STACK) && $(PULUMI) up --yes --stack $(STACK) && $(PULUMI) stack output --stack $(STACK)
+	$(PULUMI) stack select --create $(STACK) && $(PULUMI) up --yes $(POLICY) --stack $(STACK) && $(PULUMI) stack output --stack $(STACK)
 
 preview: .state/amphora-test.qcow2  ## pulumi preview --diff of STACK
-	$(PULUMI) stack select --create $(STACK) && $(PULUMI) preview --diff --stack $(STACK)
+	$(PULUMI) stack select --create $(STACK) && $(PULUMI) preview --diff $(POLICY) --stack $(STACK)
+
+preview-md: .state/amphora-test.qcow2  ## Markdown summary of STACK's preview (for CI comments)
+	$(PULUMI) preview --json $(POLICY) --stack $(STACK) | .venv/bin/python tools/preview_summary.py --title $(STACK)
 
 destroy:  ## pulumi destroy of STACK
 	$(PULUMI) destroy --yes --stack $(STACK)
@@ -57,6 +62,9 @@ amphora-image:  ## build a production amphora image + manifest in build/amphora 
 
 amphora-image-preflight:  ## what this host lacks to build the amphora image, one line each
 	python3 -m tools.amphora_image preflight $(ARGS)
+
+pg-state:  ## a local PostgreSQL for trying the team state backend (tools/pg_state.py)
+	python3 tools/pg_state.py start
 
 clean:  ## remove bin/, .venv and the local state (not the devcloud: see devcloud-reset)
 	rm -rf bin .venv .state

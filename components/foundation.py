@@ -16,7 +16,13 @@ from components.octavia_flavors import OctaviaFlavors, OctaviaFlavorsArgs
 from components.outputs import CERTIFICATE_OUTPUTS, OUTPUT_NAMES
 from components.pki import OctaviaPki
 from components.quotas import ServiceQuotas, ServiceQuotasArgs, quota_values
-from components.rendering import render_kolla_ansible, render_octavia_conf, render_openstack_ansible, with_cert_paths
+from components.rendering import (
+    render_kolla_ansible,
+    render_kolla_octavia_conf,
+    render_octavia_conf,
+    render_openstack_ansible,
+    with_cert_paths,
+)
 from components.security_groups import AMPHORA, GROUP_NAMES, SecurityGroups, SecurityGroupsArgs, rule_table
 from components.settings import Settings
 
@@ -164,4 +170,5 @@ def _rendered(settings: Settings, outputs: dict[str, Any], health_managers: Heal
         "octavia_conf": pulumi.Output.secret(everything.apply(render_octavia_conf)),
         "openstack_ansible_user_variables": pulumi.Output.secret(everything.apply(render_openstack_ansible)),
         "kolla_ansible_globals": non_secret.apply(render_kolla_ansible),
+        "kolla_ansible_octavia_conf": pulumi.Output.secret(everything.apply(render_kolla_octavia_conf)),
     }

@@ -49,4 +49,5 @@ OUTPUT_NAMES = (
     "octavia_conf",
     "openstack_ansible_user_variables",
     "kolla_ansible_globals",
+    "kolla_ansible_octavia_conf",
 )

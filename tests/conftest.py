@@ -112,12 +112,16 @@ class StackFactory:
         return stack
 
     def cleanup(self) -> None:
+        """Destroys every stack; a failure is an error of the test, not a silent leak."""
+        failures = []
         for stack in self.stacks:
             try:
                 engine(stack.destroy)
                 stack.workspace.remove_stack(stack.name)
-            except auto.errors.CommandError as err:  # surfaced by the test that owns the stack
-                print(f"cleanup of {stack.name} failed: {err}")
+            except auto.errors.CommandError as err:
+                failures.append(f"{stack.name}: {err}")
+        if failures:
+            raise AssertionError("stacks left in the cloud:\n" + "\n".join(failures))
 
 
 def stack_config_file(stack: auto.Stack) -> Path:

@@ -88,6 +88,7 @@ def test_ipv6_health_managers_bind_all_ipv6_addresses(image):
 
 SECRET_OUTPUTS = {
     "octavia_conf",
+    "kolla_ansible_octavia_conf",
     "openstack_ansible_user_variables",
     "ca_private_key",
     "ca_private_key_passphrase",
