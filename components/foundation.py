@@ -71,7 +71,8 @@ class OctaviaFoundation(pulumi.ComponentResource):
             OctaviaFlavorsArgs(settings.topology.offered, flavor.flavor_id, images.tag, images.current, prefix),
             child,
         )
-        ServiceQuotas(f"{name}-quotas", ServiceQuotasArgs(quota_values(settings), project_id), child)
+        if settings.capacity.manage_quotas:
+            ServiceQuotas(f"{name}-quotas", ServiceQuotasArgs(quota_values(settings), project_id), child)
         key_name, private_key = self._keypair(name, settings)
         pki = OctaviaPki(
             f"{name}-pki",

@@ -250,6 +250,7 @@ class ImageSettings:
 
 @dataclass(frozen=True)
 class CapacitySettings:
+    manage_quotas: bool
     expected_loadbalancers: int
     headroom_percent: int
     listeners_per_loadbalancer: int
@@ -741,6 +742,7 @@ def _check_source(key: str, current: ImageVersion) -> None:
 
 def _capacity(values: Mapping) -> CapacitySettings:
     return CapacitySettings(
+        manage_quotas=values["manage_quotas"],
         expected_loadbalancers=_integer(values, "expected_loadbalancers", 1, 100000),
         headroom_percent=_integer(values, "quota_headroom_percent", 0, 500),
         listeners_per_loadbalancer=_integer(values, "listeners_per_loadbalancer", 1, 1000),

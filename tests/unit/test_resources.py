@@ -370,6 +370,12 @@ def test_single_topology_halves_amphorae_and_needs_no_server_groups(config):
     assert (nova.inputs["instances"], nova.inputs["serverGroups"], nova.inputs["serverGroupMembers"]) == (13, 0, 2)
 
 
+def test_a_stack_sharing_the_service_project_leaves_its_quotas_alone(config):
+    run = declare({**config, "manage_quotas": False})
+    assert not any(run.of_type(kind) for kind in (NOVA_QUOTA, NEUTRON_QUOTA, OCTAVIA_QUOTA))
+    assert run.of_type(NETWORK)  # the rest is still declared
+
+
 # --- protection and structure -------------------------------------------------------------------
 
 
