@@ -55,6 +55,14 @@ def engine(operation, *args, attempts: int = 3, **kwargs):
             wait_for_devcloud()
 
 
+def connect(env: dict, cloud: str | None = None):
+    """openstacksdk on a cloud of the devcloud's clouds.yaml (default: the env's OS_CLOUD)."""
+    import openstack.config
+
+    config = openstack.config.OpenStackConfig(config_files=[env["OS_CLIENT_CONFIG_FILE"]])
+    return openstack.connection.Connection(config=config.get_one(cloud=cloud or env["OS_CLOUD"]))
+
+
 def project_env(**overrides: str) -> dict:
     """The environment tools/env.sh sets up (the one place it is defined), plus overrides."""
     out = subprocess.run(["bash", "-c", "source tools/env.sh && env -0"], cwd=ROOT,

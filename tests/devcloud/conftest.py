@@ -10,13 +10,7 @@ import uuid
 
 import pytest
 
-
-def connect(env: dict, cloud: str | None = None):
-    """An openstacksdk connection to a cloud of the devcloud's clouds.yaml."""
-    import openstack.config
-
-    config = openstack.config.OpenStackConfig(config_files=[env["OS_CLIENT_CONFIG_FILE"]])
-    return openstack.connection.Connection(config=config.get_one(cloud=cloud or env["OS_CLOUD"]))
+from tests.conftest import connect
 
 
 @pytest.fixture(scope="session")

@@ -17,18 +17,13 @@ import threading
 import time
 from pathlib import Path
 
-import openstack.config
 from pulumi import automation as auto
+
+from tests.conftest import connect  # noqa: F401  (re-exported: the stack's own cloud entry by default)
 
 from devcloud import devcloud as dc
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def connect(env: dict):
-    """openstacksdk on the same cloud entry the stack uses (the service project)."""
-    config = openstack.config.OpenStackConfig(config_files=[env["OS_CLIENT_CONFIG_FILE"]])
-    return openstack.connection.Connection(config=config.get_one(cloud=env["OS_CLOUD"]))
 
 
 def prefix_of(stack: auto.Stack) -> str:

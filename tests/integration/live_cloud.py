@@ -13,11 +13,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Optional
 
-import openstack.config
 import openstack.connection
 from pulumi import automation as auto
 
+from tests.conftest import connect as shared_connect
 from tests.conftest import engine  # noqa: F401  (re-exported: the tests run every engine call through it)
+from tests.integration.devcloud_support import cloud_objects
 
 HEALTH_MANAGER_OWNER = "Octavia:health-mgr"
 AMPHORA_GROUP, HEALTH_MANAGER_GROUP = "lb-mgmt-sec-grp", "lb-health-mgr-sec-grp"
@@ -27,9 +28,8 @@ DEFAULT_EGRESS = {("egress", "IPv4", None, None, None, None), ("egress", "IPv6",
 
 
 def connect(env: dict, cloud: str = "devcloud") -> openstack.connection.Connection:
-    """openstacksdk on a cloud of the devcloud's clouds.yaml (`devcloud`: admin in project admin)."""
-    config = openstack.config.OpenStackConfig(config_files=[env["OS_CLIENT_CONFIG_FILE"]])
-    return openstack.connection.Connection(config=config.get_one(cloud=cloud))
+    """openstacksdk as the devcloud's admin (`devcloud`: admin in project admin) unless told otherwise."""
+    return shared_connect(env, cloud)
 
 
 # --- engine steps ----------------------------------------------------------------------------------
@@ -263,17 +263,7 @@ def check_quotas(conn, want: Expected, project_id: str) -> None:
 
 def leftovers(conn, prefix: str, ids: dict[str, list[str]]) -> dict[str, list[str]]:
     """Objects of a stack still in the cloud: by name prefix, and by the IDs recorded before destroy."""
-    found = {
-        "networks": [n.id for n in conn.network.networks() if n.name.startswith(prefix)],
-        "subnets": [s.id for s in conn.network.subnets() if s.name.startswith(prefix)],
-        "ports": [p.id for p in conn.network.ports() if p.name.startswith(prefix)],
-        "security_groups": [g.id for g in conn.network.security_groups() if g.name.startswith(prefix)],
-        "flavors": [f.id for f in conn.compute.flavors(is_public=None) if f.name.startswith(prefix)],
-        "keypairs": [k.name for k in conn.compute.keypairs() if k.name.startswith(prefix)],
-        "images": [i.id for i in conn.image.images() if i.name.startswith(prefix)],
-        "octavia_flavors": [f.id for f in conn.load_balancer.flavors() if f.name.startswith(prefix)],
-        "octavia_flavor_profiles": [p.id for p in conn.load_balancer.flavor_profiles() if p.name.startswith(prefix)],
-    }
+    found = {kind: [o.id for o in objects] for kind, objects in cloud_objects(conn, prefix).items()}
     by_id = {
         "networks": conn.network.find_network, "subnets": conn.network.find_subnet,
         "ports": conn.network.find_port, "security_groups": conn.network.find_security_group,
