@@ -156,7 +156,8 @@ def test_imported_server_ca_is_handed_to_octavia(mocks):
     return resolve(pki, ("ca_certificate", "ca_private_key", "ca_private_key_passphrase")).apply(check)
 
 
-TODAY = datetime.date.today()
+# The PKI's clock is pinned for these tests, so a run that crosses midnight sees the same "today".
+TODAY = datetime.date(2027, 3, 1)
 ROLLOVER_CASES = [
     (TODAY + datetime.timedelta(days=1), True),
     (TODAY, True),
@@ -168,7 +169,8 @@ ROLLOVER_CASES = [
 @pytest.mark.parametrize("mocks", [("octavia-pki-server-ca", "octavia-pki-client-ca")], indirect=True)
 @pytest.mark.parametrize("keep_until,overlap", ROLLOVER_CASES)
 @pulumi.runtime.test
-def test_rolled_over_cas_keep_the_previous_ca_until_the_configured_date(mocks, keep_until, overlap):
+def test_rolled_over_cas_keep_the_previous_ca_until_the_configured_date(mocks, keep_until, overlap, monkeypatch):
+    monkeypatch.setenv(CLOCK_ENV, f"{TODAY.isoformat()}T12:00:00+00:00")
     rollover = {**FAST_KEYS, "keep_previous_until": keep_until}
     pki = OctaviaPki("octavia-pki", parse_pki_settings({**FAST_SETTINGS, "server_ca": rollover, "client_ca": rollover}))
 
@@ -189,7 +191,8 @@ def test_rolled_over_cas_keep_the_previous_ca_until_the_configured_date(mocks, k
 
 @pytest.mark.parametrize("mocks", [()], indirect=True)
 @pulumi.runtime.test
-def test_keep_previous_until_without_a_rollover_changes_nothing(mocks):
+def test_keep_previous_until_without_a_rollover_changes_nothing(mocks, monkeypatch):
+    monkeypatch.setenv(CLOCK_ENV, f"{TODAY.isoformat()}T12:00:00+00:00")
     pki = OctaviaPki("octavia-pki", parse_pki_settings({
         **FAST_SETTINGS, "client_ca": {**FAST_KEYS, "keep_previous_until": TODAY + datetime.timedelta(days=30)},
     }))
