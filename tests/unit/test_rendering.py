@@ -12,13 +12,6 @@ SECTIONS = {"controller_worker", "health_manager", "certificates", "haproxy_amph
 
 
 @pytest.fixture
-def image(tmp_path):
-    path = tmp_path / "amphora.qcow2"
-    path.write_bytes(b"QFI\xfb")
-    return str(path)
-
-
-@pytest.fixture
 def run(image):
     return declare({**base_config(image), "ssh_enabled": True, "octavia_cert_dir": "/srv/octavia/certs/"})
 

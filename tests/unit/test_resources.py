@@ -16,7 +16,6 @@ from octavia_support import (
     PROJECT_ID,
     RecordingMocks,
     Run,
-    base_config,
     declare,
     stack_config,
 )
@@ -40,18 +39,6 @@ NEUTRON_QUOTA = "openstack:networking/quotaV2:QuotaV2"
 OCTAVIA_QUOTA = "openstack:loadbalancer/quota:Quota"
 
 IPV6 = {"mgmt_subnet_cidr": "fd00:29::/64", "mgmt_allocation_pools": [], "health_manager_hosts": ["ctl1"]}
-
-
-@pytest.fixture
-def image(tmp_path):
-    path = tmp_path / "amphora.qcow2"
-    path.write_bytes(b"QFI\xfb")
-    return str(path)
-
-
-@pytest.fixture
-def config(image):
-    return base_config(image)
 
 
 @pytest.fixture

@@ -24,18 +24,6 @@ def no_pki(section):
     return section
 
 
-@pytest.fixture
-def image(tmp_path):
-    path = tmp_path / "amphora.qcow2"
-    path.write_bytes(b"QFI\xfb")
-    return str(path)
-
-
-@pytest.fixture
-def config(image):
-    return base_config(image)
-
-
 def parse(config):
     return parse_settings(config, pki_parser=no_pki)
 
