@@ -26,6 +26,8 @@ PROJECT_ID = "service-project-uuid"
 ALLOCATED_IP = "172.29.232.200"  # what the mocked Neutron allocates when no fixed IP is asked for
 GENERATED_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nmocked\n-----END OPENSSH PRIVATE KEY-----\n"
 
+SSH_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIARoLgDxhrRlBvtT6odksp221slOHhHKluMlQDdFqC9+ operator"
+
 FAST_KEYS = {"key_type": "ec", "key_size": 256}
 FAST_PKI = {"server_ca": FAST_KEYS, "client_ca": FAST_KEYS, "client_cert": FAST_KEYS}
 

@@ -14,10 +14,9 @@ import pytest
 
 from components.errors import ConfigError
 from components.settings import parse_settings
-from octavia_support import base_config
+from octavia_support import SSH_PUBLIC_KEY, base_config
 
 # A well-formed key and the same key damaged in ways an operator's copy-paste produces.
-GOOD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIARoLgDxhrRlBvtT6odksp221slOHhHKluMlQDdFqC9+ operator"
 BROKEN_PEM = "-----BEGIN CERTIFICATE-----\nMIIB!!this is not base64!!\n-----END CERTIFICATE-----\n"
 IPV6 = {"mgmt_subnet_cidr": "fd00:29::/64", "health_manager_hosts": ["ctl1"]}
 SSH = {"ssh_enabled": True}
@@ -31,11 +30,11 @@ CATALOGUE = [
      "mgmt_allocation_pools", "fd00:29::10-fd00:29::ff", "inside 172.29.232.0/24"),
     ("ssh-key-body-not-base64", {**SSH, "ssh_public_key": "ssh-ed25519 !!!notbase64!!! operator"},
      "ssh_public_key", "!!!notbase64!!!", "decodes"),
-    ("ssh-key-truncated", {**SSH, "ssh_public_key": GOOD_KEY[:40]},
-     "ssh_public_key", GOOD_KEY[:40], "decodes"),
+    ("ssh-key-truncated", {**SSH, "ssh_public_key": SSH_PUBLIC_KEY[:40]},
+     "ssh_public_key", SSH_PUBLIC_KEY[:40], "decodes"),
     ("ssh-key-type-only", {**SSH, "ssh_public_key": "ssh-ed25519"},
      "ssh_public_key", "ssh-ed25519", "decodes"),
-    ("ssh-key-type-mismatch", {**SSH, "ssh_public_key": GOOD_KEY.replace("ssh-ed25519", "ssh-rsa", 1)},
+    ("ssh-key-type-mismatch", {**SSH, "ssh_public_key": SSH_PUBLIC_KEY.replace("ssh-ed25519", "ssh-rsa", 1)},
      "ssh_public_key", "ssh-rsa AAAAC3Nza", "decodes"),
     ("ssh-key-is-a-file-path", {**SSH, "ssh_public_key": "~/.ssh/id_ed25519.pub"},
      "ssh_public_key", "~/.ssh/id_ed25519.pub", "OpenSSH public key line"),
@@ -81,7 +80,7 @@ def test_bad_config_is_one_message_with_key_value_and_what_is_valid(config, over
 
 
 def test_a_well_formed_public_key_is_accepted(config):
-    assert parse_settings({**config, **SSH, "ssh_public_key": GOOD_KEY}).access.ssh_public_key == GOOD_KEY
+    assert parse_settings({**config, **SSH, "ssh_public_key": SSH_PUBLIC_KEY}).access.ssh_public_key == SSH_PUBLIC_KEY
 
 
 def test_catalogue_ids_are_unique_and_new():
