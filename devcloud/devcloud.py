@@ -84,13 +84,14 @@ class Api:
     probe: str  # an authenticated GET that proves the API works
     env: tuple = ()  # (variable, path under ETC) pairs telling the service where its config is
     pyargv: str = ""  # arguments for the WSGI module's sys.argv, under ETC
+    processes: int = 1  # uwsgi worker processes
 
 
 APIS = [
     Api("keystone", 5000, "keystone.wsgi.api", "identity", "/v3", "/v3/projects",
         env=(("OS_KEYSTONE_CONFIG_FILES", "keystone/keystone.conf"),)),
-    Api("neutron", 9696, "neutron.wsgi.api", "network", "", "/v2.0/networks",
-        pyargv="--config-file {etc}/neutron/neutron.conf"),
+    Api("neutron", 9696, "neutron_wsgi", "network", "", "/v2.0/networks",  # devcloud/neutron_wsgi.py
+        pyargv="--config-file {etc}/neutron/neutron.conf", processes=2),
     Api("nova", 8774, "nova.wsgi.osapi_compute", "compute", "/v2.1", "/v2.1/flavors",
         env=(("OS_NOVA_CONFIG_DIR", "nova"),)),
     Api("glance", 9292, "glance.wsgi.api", "image", "", "/v2/images",
@@ -659,11 +660,13 @@ def uwsgi_args(venv: Path, api: Api) -> list:
         # socket timeout, and a burst of clients, e.g. every service checking one new token, waits.)
         venv / "bin/uwsgi", "--http", f"{HOST}:{api.port}", "--http-keepalive",
         "--http-chunked-input",  # chunked uploads reach glance's uwsgi.chunked_read() as sent
-        "--module", api.module, "--virtualenv", venv, "--need-app",
+        "--module", api.module, "--pythonpath", Path(__file__).resolve().parent, "--virtualenv", venv, "--need-app",
         "--master", "--die-on-term", "--no-orphans",  # SIGTERM stops rather than reloads
-        # One worker: memory stays low. Four threads: requests mostly wait on keystone, the
-        # database or another API (octavia asks nova and glance), so threads overlap well.
-        "--processes", "1", "--threads", "4", "--lazy-apps",  # load the app once, in the worker only
+        # One worker process, so memory stays low, but two for Neutron, which serves a stack's
+        # per-host objects (devstack runs every API with at least two). Four threads: requests
+        # mostly wait on keystone, the database or another API, so threads overlap well.
+        "--processes", str(api.processes), "--threads", "4",
+        "--lazy-apps",  # load the app in each worker, not in the master
         "--buffer-size", "65535", "--procname-prefix-spaced", f"devcloud-{api.name}",
         # One line per request, in a file of its own: benchmarks count the API calls each tool makes.
         "--req-logger", f"file:{LOGS / f'{api.name}-requests.log'}",

@@ -85,3 +85,34 @@ def test_start_when_up_does_nothing(devcloud_env):
     assert result.returncode == 0
     assert "already up" in result.stdout
     assert {name: dc.running_pid(name) for name in pids} == pids
+
+
+def test_freshly_started_neutron_grants_concurrent_admin_writes(devcloud_env):
+    """Neutron's lazy policy init let requests racing the first one see no rules (403 for an admin)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.conftest import connect
+
+    conns = [connect(devcloud_env, "devcloud-service") for _ in range(8)]
+    project_id = conns[0].current_project_id  # every token before the restart: nothing reaches Neutron yet
+    quota = conns[0].network.get_quota(project_id).security_groups
+    neutron = dc.API_BY_NAME["neutron"]
+    with dc.exclusive():
+        os.kill(dc.running_pid(neutron.name), signal.SIGTERM)
+        while dc.running_pid(neutron.name) or not port_free(neutron.port):
+            time.sleep(0.2)
+        dc.start_api(dc.venv_dir(), neutron)
+        while port_free(neutron.port):  # listening; no request has been served yet
+            time.sleep(0.1)
+        with ThreadPoolExecutor(len(conns)) as pool:
+            refused = [e for e in pool.map(lambda c: _try(c.network.update_quota, project_id, security_groups=quota), conns) if e]
+    dc.wait_healthy([neutron])
+    assert not refused
+
+
+def _try(call, *args, **kwargs):
+    try:
+        call(*args, **kwargs)
+    except Exception as error:  # noqa: BLE001 (the test reports each refusal)
+        return error
+    return None
