@@ -115,10 +115,8 @@ def measured(args, env, cwd, logs: RequestLogs) -> dict:
         time.sleep(0.05)
     wall = time.perf_counter() - started
     reader.join()
-    text = out[0].decode(errors="replace")
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, args))} failed ({proc.returncode}):\n{text[-4000:]}")
-    return {"wall": wall, **logs.since(mark), "rss_mib": peak / 1024, "output": text}
+    return {"wall": wall, **logs.since(mark), "rss_mib": peak / 1024, "output": out[0].decode(errors="replace"),
+            "returncode": proc.returncode}
 
 
 # --- the resource set -----------------------------------------------------------------------------
@@ -234,10 +232,11 @@ class Bench:
                 for action in prepare:
                     action()
                 result = measured(args, env, cwd, self.logs)
-                output = result.pop("output")
-                name = OUTPUT / f"{tool}-{size}-{run}-{step}"
+                output, name = result.pop("output"), OUTPUT / f"{tool}-{size}-{run}-{step}"
                 name.with_suffix(".log").write_text(output)
                 name.with_suffix(".requests").write_text("\n".join(result.pop("calls")) + "\n")
+                if result.pop("returncode"):
+                    raise RuntimeError(f"{step} failed, see {name.with_suffix('.log')}:\n{output[-1500:]}")
                 result["changed"] = changed(output)
                 results[step] = result
         except Exception:
@@ -305,7 +304,13 @@ class Bench:
         (empty / ".venv").symlink_to(ROOT / ".venv")
         subprocess.run(["pulumi", "stack", "init", "empty"], cwd=empty, env=self.env, check=True, capture_output=True)
         preview = ["pulumi", "--non-interactive", "preview", "-s", "empty"]
-        profile = {"empty_preview": [measured(preview, self.env, empty, self.logs)["wall"] for _ in range(3)]}
+        walls = []
+        for _ in range(3):
+            result = measured(preview, self.env, empty, self.logs)
+            if result["returncode"]:
+                raise RuntimeError(f"preview of an empty program failed:\n{result['output'][-1500:]}")
+            walls.append(result["wall"])
+        profile = {"empty_preview": walls}
         for size in sizes:
             config = self.tmp / f"program-{size}.json"
             config.write_text(json.dumps(self.config("pulumi", size, 0, [])))
