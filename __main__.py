@@ -5,6 +5,7 @@ from pulumi.runtime import config as runtime_config
 
 from components.errors import ConfigError
 from components.foundation import OctaviaFoundation
+from components.network import check_adopted_subnet
 from components.outputs import OUTPUT_NAMES
 from components.settings import decode_config, parse_settings
 
@@ -18,6 +19,7 @@ def project_config() -> dict[str, str]:
 
 try:
     settings = parse_settings(decode_config(project_config()))
+    check_adopted_subnet(settings.network)
 except ConfigError as err:
     raise pulumi.RunError(str(err)) from None
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from typing import Optional
 
 import pulumi
 import pulumi_openstack as openstack
 
+from components.errors import ConfigError
 from components.settings import NetworkSettings
 
 
@@ -66,6 +68,22 @@ class ManagementNetwork(pulumi.ComponentResource):
         openstack.networking.RouterInterface(
             f"{name}-ra-interface", router_id=router.id, subnet_id=subnet_id, opts=pulumi.ResourceOptions(parent=self)
         )
+
+
+def check_adopted_subnet(settings: NetworkSettings) -> None:
+    """An adopted subnet must be the one the config describes: rules, ports and octavia.conf are
+    scoped to mgmt_subnet_cidr. One read, before anything is declared."""
+    if not settings.adopted:
+        return
+    try:
+        subnet = openstack.networking.get_subnet(subnet_id=settings.subnet_id)
+    except Exception as error:  # the provider's lookup error: no such subnet, or not visible
+        raise ConfigError("mgmt_subnet_id", settings.subnet_id, f"an existing subnet ({error})") from None
+    if subnet.network_id != settings.network_id:
+        raise ConfigError("mgmt_subnet_id", settings.subnet_id,
+                          f"a subnet of mgmt_network_id {settings.network_id} (it is on network {subnet.network_id})")
+    if ipaddress.ip_network(subnet.cidr) != settings.cidr:
+        raise ConfigError("mgmt_subnet_cidr", str(settings.cidr), f"the adopted subnet's CIDR, {subnet.cidr}")
 
 
 def _network_args(settings: NetworkSettings, openstack_name: str) -> dict:

@@ -7,7 +7,9 @@ import pulumi_openstack as openstack
 import pytest
 
 from components.compute import AmphoraFlavor, AmphoraFlavorArgs
+from components.errors import ConfigError
 from components.health_manager import ip_port
+from components.network import check_adopted_subnet
 from components.octavia_flavors import flavor_data
 from components.settings import parse_settings
 from octavia_support import (
@@ -121,6 +123,47 @@ def test_adopted_network_creates_no_network(config):
     assert run.outputs["mgmt_network_id"] == "existing-net" and run.outputs["mgmt_subnet_id"] == "existing-subnet"
     assert {p.inputs["networkId"] for p in run.of_type(PORT)} == {"existing-net"}
     assert {p.inputs["fixedIps"][0]["subnetId"] for p in run.of_type(PORT)} == {"existing-subnet"}
+
+
+class SubnetLookup(pulumi.runtime.Mocks):
+    """Neutron holding one subnet, as getSubnet sees it."""
+
+    def __init__(self, subnets: dict):
+        self.subnets = subnets
+
+    def new_resource(self, args):
+        raise AssertionError(f"the check declared {args.typ}")
+
+    def call(self, args):
+        assert args.token == "openstack:networking/getSubnet:getSubnet"
+        if args.args["subnetId"] not in self.subnets:
+            raise Exception("Your query returned no results. Please change your search criteria and try again.")
+        return self.subnets[args.args["subnetId"]]
+
+
+ADOPTED = {"mgmt_network_id": "existing-net", "mgmt_subnet_id": "existing-subnet"}
+
+
+@pytest.mark.parametrize("subnet, key, valid", [
+    ({"networkId": "existing-net", "cidr": "172.29.232.0/24"}, None, None),
+    ({"networkId": "existing-net", "cidr": "172.29.0.0/16"}, "mgmt_subnet_cidr", "the adopted subnet's CIDR, 172.29.0.0/16"),
+    ({"networkId": "other-net", "cidr": "172.29.232.0/24"}, "mgmt_subnet_id", "it is on network other-net"),
+    (None, "mgmt_subnet_id", "an existing subnet"),
+])
+def test_an_adopted_subnet_must_match_the_config(config, subnet, key, valid):
+    network = parse_settings({**config, **ADOPTED}).network
+    pulumi.runtime.set_mocks(SubnetLookup({"existing-subnet": subnet} if subnet else {}), preview=True)
+    if key is None:
+        check_adopted_subnet(network)
+        return
+    with pytest.raises(ConfigError) as raised:
+        check_adopted_subnet(network)
+    assert raised.value.key == key and valid in raised.value.valid
+
+
+def test_a_created_network_is_not_looked_up(config):
+    pulumi.runtime.set_mocks(SubnetLookup({}), preview=True)
+    check_adopted_subnet(parse_settings(config).network)
 
 
 # --- security groups --------------------------------------------------------------------------
