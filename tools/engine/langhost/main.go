@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -50,9 +51,20 @@ func main() {
 	if flag.NArg() > 0 {
 		host.engineAddress = flag.Arg(0)
 	}
-	host.cancelCtx, host.cancel = context.WithCancel(context.Background())
+	// The engine stops plugins with SIGINT, and kills them 5 s later. Handle it explicitly: a
+	// process started in the background by a non-interactive shell (CI jobs, nohup) inherits
+	// SIGINT as ignored, and every program run then waited those 5 s.
+	interrupted, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	serverCancel := make(chan bool)
+	go func() {
+		<-interrupted.Done()
+		close(serverCancel)
+	}()
+	host.cancelCtx, host.cancel = context.WithCancel(interrupted)
 
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
+		Cancel: serverCancel,
 		Init: func(srv *grpc.Server) error {
 			pulumirpc.RegisterLanguageRuntimeServer(srv, host)
 			return nil
