@@ -49,7 +49,7 @@ UPDATE_DNS = ["192.0.2.53"]  # the one change: the management subnet's DNS serve
 
 
 # --- counting the API requests at the services ----------------------------------------------------
-# Every devcloud API logs one line per request ("METHOD URI STATUS Nms") to LOGS/<service>-requests.log.
+# Every devcloud API logs one line per request ("START METHOD URI STATUS Nms") to LOGS/<service>-requests.log.
 
 
 class RequestLogs:

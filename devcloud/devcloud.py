@@ -660,7 +660,7 @@ def uwsgi_args(venv: Path, api: Api) -> list:
         # socket timeout, and a burst of clients, e.g. every service checking one new token, waits.)
         venv / "bin/uwsgi", "--http", f"{HOST}:{api.port}", "--http-keepalive",
         "--http-chunked-input",  # chunked uploads reach glance's uwsgi.chunked_read() as sent
-        "--module", api.module, "--pythonpath", Path(__file__).resolve().parent, "--virtualenv", venv, "--need-app",
+        "--module", api.module, "--pythonpath", HERE, "--virtualenv", venv, "--need-app",  # HERE: neutron_wsgi.py
         "--master", "--die-on-term", "--no-orphans",  # SIGTERM stops rather than reloads
         # One worker process, so memory stays low, but two for Neutron, which serves a stack's
         # per-host objects (devstack runs every API with at least two). Four threads: requests

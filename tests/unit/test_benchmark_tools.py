@@ -92,9 +92,15 @@ def test_the_spec_for_the_script_and_the_playbook_is_the_set_this_project_declar
     config = bench.stack_config("b-", "phys-b", hosts, SSH_PUBLIC_KEY, str(image), [])
     spec = bench.spec_for(config, ROOT)
     typed = decode_config({key: engine_string(value) for key, value in {**config, "pki": FAST_PKI}.items()})
-    declared = Counter(r.type for r in declare(typed).resources if r.type.startswith("openstack:"))
+    run = declare(typed)
+    declared = Counter(r.type for r in run.resources if r.type.startswith("openstack:"))
     assert bench.resource_count(spec) == sum(declared.values())
     assert len(spec["ports"]) == declared["openstack:networking/port:Port"] == hosts
     assert (sum(len(g["rules"]) for g in spec["security_groups"])
             == declared["openstack:networking/secGroupRule:SecGroupRule"])
     assert len(spec["octavia_flavors"]) == declared["openstack:loadbalancer/flavorV2:FlavorV2"]
+    # The same OpenStack names: the script and the playbook find what they made by name.
+    named = {r.inputs["name"] for r in run.resources if r.type.startswith("openstack:") and r.inputs.get("name")}
+    in_spec = {spec[kind]["name"] for kind in ("network", "subnet", "flavor", "keypair", "image")}
+    in_spec |= {item["name"] for kind in ("security_groups", "ports", "octavia_flavors") for item in spec[kind]}
+    assert named == in_spec
