@@ -30,7 +30,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from devcloud.devcloud import APIS, LOGS, ensure_devcloud  # noqa: E402
-from tests.conftest import make_test_image, project_env, StackFactory  # noqa: E402
+from tests.conftest import make_test_image, project_env, python_project, StackFactory  # noqa: E402
 from components.settings import decode_config, load_schema, parse_settings  # noqa: E402
 from components.security_groups import GROUP_DESCRIPTIONS, GROUP_NAMES, HEALTH_MANAGER, rule_table  # noqa: E402
 from components.quotas import quota_values  # noqa: E402
@@ -296,12 +296,7 @@ class Bench:
     def profile(self, sizes) -> dict:
         """Where a no-change preview's time goes: engine start-up alone (an empty Python program) and
         this project's own Python (imports, settings, declaration; benchmarks/program_time.py)."""
-        empty = self.tmp / "empty"
-        empty.mkdir()
-        (empty / "Pulumi.yaml").write_text("name: bench-empty\nruntime:\n  name: python\n  options:\n"
-                                           "    toolchain: pip\n    virtualenv: .venv\n")
-        (empty / "__main__.py").write_text("")
-        (empty / ".venv").symlink_to(ROOT / ".venv")
+        empty = python_project(self.tmp / "empty", "bench-empty", "")
         subprocess.run(["pulumi", "stack", "init", "empty"], cwd=empty, env=self.env, check=True, capture_output=True)
         preview = ["pulumi", "--non-interactive", "preview", "-s", "empty"]
         walls = []

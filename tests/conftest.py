@@ -1,6 +1,5 @@
 """Shared test plumbing: the project's engine environment, the devcloud, and throwaway stacks."""
 
-import os
 import shutil
 import subprocess
 import sys
@@ -15,6 +14,16 @@ from pulumi import automation as auto
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components")
 LOCAL_TEST_IMAGE = ".state/amphora-test.qcow2"  # the image stacks/Pulumi.local.yaml uploads
+
+
+def python_project(work_dir: Path, name: str, program: str) -> Path:
+    """A one-file Pulumi Python project on this project's virtualenv (probes, benchmarks)."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / "Pulumi.yaml").write_text(
+        f"name: {name}\nruntime:\n  name: python\n  options:\n    virtualenv: {ROOT / '.venv'}\n"
+    )
+    (work_dir / "__main__.py").write_text(program)
+    return work_dir
 
 
 def make_test_image(path: Path, size: str = "64M") -> Path:

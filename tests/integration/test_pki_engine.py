@@ -11,7 +11,6 @@ import json
 import os
 import re
 import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ from pulumi import automation as auto
 
 from components import pki_crypto as crypto
 from components.pki_provider import CLOCK_ENV
+from tests.conftest import python_project
 
 REPO = Path(__file__).resolve().parents[2]
 PROJECT = "pki-engine-test"
@@ -38,16 +38,8 @@ for name in {OUTPUTS!r}:
 
 @pytest.fixture
 def stack(tmp_path):
-    project_dir, state_dir = tmp_path / "project", tmp_path / "state"
-    project_dir.mkdir(), state_dir.mkdir()
-    (project_dir / "Pulumi.yaml").write_text(textwrap.dedent(f"""\
-        name: {PROJECT}
-        runtime:
-          name: python
-          options:
-            virtualenv: {REPO / ".venv"}
-    """))
-    (project_dir / "__main__.py").write_text(PROGRAM)
+    project_dir, state_dir = python_project(tmp_path / "project", PROJECT, PROGRAM), tmp_path / "state"
+    state_dir.mkdir()
     env = {
         "PATH": f"{REPO / 'bin'}:{os.environ['PATH']}",
         # The program and the dynamic provider process both import components/ from the checkout.

@@ -5,11 +5,11 @@ for a 2048-bit RSA client certificate is stopped with both messages; a throwaway
 SSH rule open to 0.0.0.0/0 and no keypair is stopped by the open-rule and the SSH policies.
 """
 
-import textwrap
 from pathlib import Path
 
-import pytest
 from pulumi import automation as auto
+
+from tests.conftest import python_project
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_TEST_IMAGE = ".state/amphora-test.qcow2"  # made by the stacks fixture in each project copy
@@ -63,16 +63,7 @@ openstack.networking.SecGroupRule(
 
 
 def test_world_open_ssh_rule_is_stopped(stacks, tmp_path):
-    work_dir = tmp_path / "probe"
-    work_dir.mkdir()
-    (work_dir / "Pulumi.yaml").write_text(textwrap.dedent(f"""\
-        name: policy-probe
-        runtime:
-          name: python
-          options:
-            virtualenv: {ROOT / '.venv'}
-    """))
-    (work_dir / "__main__.py").write_text(OPEN_SSH_PROGRAM.format(name=f"probe-{tmp_path.name}"))
+    work_dir = python_project(tmp_path / "probe", "policy-probe", OPEN_SSH_PROGRAM.format(name=f"probe-{tmp_path.name}"))
     options = auto.LocalWorkspaceOptions(
         work_dir=str(work_dir), env_vars=stacks.env,
         pulumi_command=auto.PulumiCommand(root=str(ROOT), skip_version_check=True),

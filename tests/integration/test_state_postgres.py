@@ -10,14 +10,13 @@ import base64
 import json
 import subprocess
 import sys
-import textwrap
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import StackFactory, project_env
+from tests.conftest import StackFactory, project_env, python_project
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_STATE = [sys.executable, str(ROOT / "tools" / "pg_state.py")]
@@ -83,16 +82,7 @@ pulumi.export("done", True)
 
 def test_concurrent_up_is_refused_by_the_lock(database, tmp_path):
     name, url = database
-    work_dir = tmp_path / "slow"
-    work_dir.mkdir()
-    (work_dir / "Pulumi.yaml").write_text(textwrap.dedent(f"""\
-        name: lock-probe
-        runtime:
-          name: python
-          options:
-            virtualenv: {ROOT / '.venv'}
-    """))
-    (work_dir / "__main__.py").write_text(SLOW_PROGRAM)
+    work_dir = python_project(tmp_path / "slow", "lock-probe", SLOW_PROGRAM)
     env = project_env(PULUMI_BACKEND_URL=url, PULUMI_CONFIG_PASSPHRASE="test-passphrase")
     run = dict(cwd=work_dir, env=env, text=True)
     subprocess.run(["pulumi", "stack", "init", "team"], check=True, capture_output=True, **run)
