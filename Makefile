@@ -8,7 +8,7 @@ PULUMI := source tools/env.sh && PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASS
 # Every preview and up runs the policy pack (policy/README.md).
 POLICY := --policy-pack policy
 
-.PHONY: amphora-image amphora-image-preflight help quickstart preview-md pg-state setup devcloud devcloud-stop devcloud-status devcloud-reset up preview destroy outputs test bench clean
+.PHONY: amphora-image amphora-image-preflight help quickstart preview-md pg-state setup devcloud devcloud-stop devcloud-status devcloud-reset devcloud-octavia up preview destroy outputs test bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 26
@@ -29,6 +29,9 @@ devcloud-status:  ## each devcloud service with pid, port and health
 
 devcloud-reset:  ## stop the devcloud and wipe its databases and image store
 	python3 devcloud/devcloud.py reset
+
+devcloud-octavia:  ## configure the devcloud's Octavia from STACK's outputs and restart it
+	$(PULUMI) stack output --json --show-secrets --stack $(STACK) | python3 devcloud/devcloud.py apply-stack -
 
 # The local stack uploads a small real qcow2 (Glance checks the format of what it stores).
 .state/amphora-test.qcow2:

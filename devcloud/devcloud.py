@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""devcloud: a local OpenStack control plane (API services only, no VMs) on 127.0.0.1.
+"""devcloud: a local OpenStack control plane on 127.0.0.1, with Octavia's controller.
 
     python3 devcloud/devcloud.py start|stop|status|reset
+    python3 devcloud/devcloud.py apply-stack OUTPUTS.json|-   # a stack's outputs -> Octavia
 
-Runs MariaDB (Debian package) and the Keystone, Neutron, Nova, Glance and Octavia APIs (pinned
-2026.2 releases, each under uwsgi) from a virtualenv of their own. Everything the devcloud
+Runs MariaDB and RabbitMQ (Debian packages), the Keystone, Neutron, Nova, Placement, Glance and
+Octavia APIs (pinned 2026.2 releases, each under uwsgi), Nova's conductor, scheduler and two
+computes with the fake virt driver, and Octavia's worker, health manager and housekeeping, from a
+virtualenv of their own. Everything the devcloud
 writes lives in <project>/.devcloud/, except that virtualenv, which is cached per machine in
 ~/.cache/octavia-infra/ under the hash of devcloud/requirements.lock. Stdlib only, so that
 any Python 3 runs it. See devcloud/README.md.
@@ -53,6 +56,17 @@ KEYSTONE_URL = f"http://{HOST}:5000"
 ADMIN_PASSWORD = "devcloud-admin"
 SERVICE_PASSWORD = "devcloud-service"
 DB_USER, DB_PASSWORD = "openstack", "devcloud-db"
+# RabbitMQ's built-in guest user may connect from loopback only, which is all the devcloud needs.
+RABBIT_PORT, RABBIT_DIST_PORT, EPMD_PORT = 5672, 25672, 4369
+TRANSPORT_URL = f"rabbit://guest:guest@{HOST}:{RABBIT_PORT}/"
+RABBIT_DIR = DATA / "rabbitmq"
+# Two compute hosts, so that a hard anti-affinity pair of amphorae can be placed.
+COMPUTE_HOSTS = ("devcloud-compute-1", "devcloud-compute-2")
+# The devcloud's side of a stack's management network: a bridge holding this host's
+# health-manager address (apply-stack plugs it), reachable from this machine's own namespaces only.
+HM_INTERFACE = "o-hm0"
+HM_HOST_FILE = ETC / "octavia/host.json"  # apply-stack's choice of host, address and MAC
+INIT_VERSION = "2"  # databases and catalogue layout; an older INITIALISED needs a reset
 
 # Debian packages, keyed by a program each provides. The -core packages bring the server and
 # client without an init script, so installing them starts no system-wide MariaDB.
@@ -61,9 +75,11 @@ APT_PACKAGES = {
     "mariadb": "mariadb-client-core",
     "qemu-img": "qemu-utils",
     "cc": "gcc",  # uwsgi is compiled from source by pip
+    "rabbitmq-server": "rabbitmq-server",
+    "ip": "iproute2",  # apply-stack plugs the health-manager bridge
 }
 START_TIMEOUT = 420  # seconds for all APIs to answer; generous, the CI machine may be busy
-DATABASES = ["keystone", "neutron", "nova_api", "nova", "nova_cell0", "glance", "octavia"]
+DATABASES = ["keystone", "neutron", "nova_api", "nova", "nova_cell0", "glance", "octavia", "placement"]
 
 # Networks the devcloud's Neutron accepts. Flat networks on any physical network name; VLAN
 # ranges name the physical networks that carry VLANs (the stacks use `lbaas`). The ranges bound
@@ -83,23 +99,52 @@ class Api:
     path: str  # path of the catalogue endpoint
     probe: str  # an authenticated GET that proves the API works
     env: tuple = ()  # (variable, path under ETC) pairs telling the service where its config is
-    pyargv: str = ""  # arguments for the WSGI module's sys.argv, under ETC
+    configs: tuple = ()  # --config-file arguments for the WSGI module's sys.argv, under ETC
     processes: int = 1  # uwsgi worker processes
+
+
+# Octavia's files, in order: the devcloud's own settings (database, transport, keystone), the
+# stack's rendered octavia.conf taken verbatim (apply-stack writes it), then what the devcloud
+# must decide: the drivers (no amphora VM can boot on the fake computes, so the amphora agent
+# calls are the only thing faked) and this host's health-manager address.
+OCTAVIA_CONFIGS = ("octavia/octavia.conf", "octavia/stack.conf", "octavia/devcloud.conf")
+
+
+@dataclass(frozen=True)
+class Daemon:
+    """A service without an API of its own: alive while its process runs, and for Nova's, while
+    Nova lists it as up."""
+    name: str  # run and log file names
+    program: str  # in the venv's bin/
+    configs: tuple  # --config-file arguments, under ETC; missing optional files are left out
+    nova_service: tuple = ()  # (binary, host) as Nova's os-services lists it
 
 
 APIS = [
     Api("keystone", 5000, "keystone.wsgi.api", "identity", "/v3", "/v3/projects",
         env=(("OS_KEYSTONE_CONFIG_FILES", "keystone/keystone.conf"),)),
     Api("neutron", 9696, "neutron_wsgi", "network", "", "/v2.0/networks",  # devcloud/neutron_wsgi.py
-        pyargv="--config-file {etc}/neutron/neutron.conf", processes=2),
+        configs=("neutron/neutron.conf",), processes=2),
     Api("nova", 8774, "nova.wsgi.osapi_compute", "compute", "/v2.1", "/v2.1/flavors",
         env=(("OS_NOVA_CONFIG_DIR", "nova"),)),
     Api("glance", 9292, "glance.wsgi.api", "image", "", "/v2/images",
         env=(("OS_GLANCE_CONFIG_DIR", "glance"),)),
-    Api("octavia", 9876, "octavia.wsgi.api", "load-balancer", "", "/v2/lbaas/flavors",
-        pyargv="--config-file {etc}/octavia/octavia.conf"),
+    Api("octavia", 9876, "octavia.wsgi.api", "load-balancer", "", "/v2/lbaas/flavors", configs=OCTAVIA_CONFIGS),
+    Api("placement", 8778, "placement.wsgi.api", "placement", "", "/resource_providers",
+        env=(("OS_PLACEMENT_CONFIG_DIR", "placement"),)),
 ]
 API_BY_NAME = {api.name: api for api in APIS}
+
+DAEMONS = [
+    Daemon("nova-conductor", "nova-conductor", ("nova/nova.conf",), ("nova-conductor", "devcloud")),
+    Daemon("nova-scheduler", "nova-scheduler", ("nova/nova.conf",), ("nova-scheduler", "devcloud")),
+    *(Daemon(f"nova-compute-{n}", "nova-compute", ("nova/nova.conf", f"nova/{host}.conf"), ("nova-compute", host))
+      for n, host in enumerate(COMPUTE_HOSTS, 1)),
+    Daemon("octavia-worker", "octavia-worker", OCTAVIA_CONFIGS),
+    Daemon("octavia-health-manager", "octavia-health-manager", OCTAVIA_CONFIGS),
+    Daemon("octavia-housekeeping", "octavia-housekeeping", OCTAVIA_CONFIGS),
+]
+OCTAVIA_SERVICES = ["octavia", *(d.name for d in DAEMONS if d.name.startswith("octavia-"))]
 
 
 class DevcloudError(Exception):
@@ -129,8 +174,10 @@ def authtoken(user: str) -> dict:
 
 def config_files(venv: Path) -> dict:
     """{path under ETC: {section: {option: value}}} for every service."""
-    common = {"debug": "false", "transport_url": "fake:/"}  # no broker: RPC casts go nowhere
+    common = {"debug": "false", "transport_url": TRANSPORT_URL}
     lock_path = {"lock_path": str(RUN / "lock")}
+    # Keystone credentials of a service's own user, for its calls to other services.
+    client = lambda user: {**service_auth(user), "valid_interfaces": "public"}  # noqa: E731
     return {
         "mariadb/my.cnf": {"mysqld": {
             "user": getpass.getuser(), "datadir": str(MYSQL_DIR), "socket": str(MYSQL_SOCKET),
@@ -156,7 +203,10 @@ def config_files(venv: Path) -> dict:
         },
         "neutron/neutron.conf": {
             "DEFAULT": {
-                **common, "core_plugin": "ml2", "service_plugins": "", "auth_strategy": "keystone",
+                # No agents to talk to: RPC casts go nowhere. The router plugin serves the API
+                # (IPv6 management networks get a router for their advertisements); no L3 agent.
+                "debug": "false", "transport_url": "fake:/",
+                "core_plugin": "ml2", "service_plugins": "router", "auth_strategy": "keystone",
                 "api_paste_config": str(ETC / "neutron/api-paste.ini"), "state_path": str(DATA / "neutron"),
                 # No nova to notify about port changes.
                 "notify_nova_on_port_status_changes": "false", "notify_nova_on_port_data_changes": "false",
@@ -166,10 +216,9 @@ def config_files(venv: Path) -> dict:
             "oslo_concurrency": lock_path,
             "ml2": {
                 "type_drivers": "flat,vlan,vxlan,geneve", "tenant_network_types": "vxlan",
-                # No mechanism driver: ports with a binding host are accepted and stored, and show
-                # binding:vif_type=binding_failed, as no agent could wire them anyway. The in-tree
-                # drivers that bind (openvswitch, linuxbridge, ...) want a live agent on the host.
-                "mechanism_drivers": "", "extension_drivers": "port_security",
+                # devcloud/devcloud_ml2.py binds every port on any host (the in-tree drivers want a
+                # live agent there): Nova refuses ports whose binding failed.
+                "mechanism_drivers": "devcloud_bind_all", "extension_drivers": "port_security",
             },
             "ml2_type_flat": {"flat_networks": FLAT_NETWORKS},
             "ml2_type_vlan": {"network_vlan_ranges": VLAN_RANGES},
@@ -178,8 +227,19 @@ def config_files(venv: Path) -> dict:
             "securitygroup": {"enable_security_group": "true", "firewall_driver": "noop"},
         },
         "nova/nova.conf": {
-            "DEFAULT": {**common, "state_path": str(DATA / "nova"), "my_ip": HOST, "host": "devcloud"},
+            "DEFAULT": {
+                **common, "state_path": str(DATA / "nova"), "my_ip": HOST, "host": "devcloud",
+                # Servers "run" in Nova's fake virt driver: real scheduling, placement and port
+                # binding, no VM. Its hosts offer 1000 vCPUs, 800 GB RAM and 600 TB of disk.
+                "compute_driver": "fake.FakeDriver",
+                # Nothing plugs VIFs, so Neutron never reports them plugged.
+                "vif_plugging_is_fatal": "false", "vif_plugging_timeout": "0",
+            },
             "api": {"auth_strategy": "keystone"},
+            "conductor": {"workers": "1"},
+            "scheduler": {"workers": "1"},
+            "placement": client("nova"),
+            "neutron": client("nova"),
             "wsgi": {"api_paste_config": str(ETC / "nova/api-paste.ini")},
             "api_database": {"connection": db_url("nova_api")},
             "database": {"connection": db_url("nova")},  # the cell1 database
@@ -188,6 +248,14 @@ def config_files(venv: Path) -> dict:
             "keystone": {"region_name": REGION, "valid_interfaces": "public"},
             "oslo_concurrency": lock_path,
             "oslo_messaging_notifications": {"driver": "noop"},
+        },
+        **{f"nova/{host}.conf": {"DEFAULT": {"host": host, "state_path": str(DATA / host)}}
+           for host in COMPUTE_HOSTS},
+        "placement/placement.conf": {
+            "DEFAULT": {"debug": "false"},
+            "api": {"auth_strategy": "keystone"},
+            "placement_database": {"connection": db_url("placement")},
+            "keystone_authtoken": authtoken("placement"),
         },
         "glance/glance-api.conf": {
             "DEFAULT": {
@@ -228,6 +296,17 @@ def config_files(venv: Path) -> dict:
             "oslo_concurrency": lock_path,
             "oslo_messaging_notifications": {"driver": "noop"},
         },
+        "octavia/devcloud.conf": {
+            "controller_worker": {
+                "compute_driver": "compute_nova_driver",
+                "network_driver": "allowed_address_pairs_driver",
+                "amphora_driver": "amphora_noop_driver",
+                # Fake servers are ACTIVE at once; the default 10 s wait would be most of a create.
+                "amp_active_wait_sec": "1",
+            },
+            "health_manager": {"bind_ip": controller_host().get("address", HOST)},
+            "oslo_messaging_notifications": {"driver": "noop"},
+        },
     }
 
 
@@ -252,6 +331,27 @@ def write_configs(venv: Path) -> None:
     for rel, source in PASTE_FILES.items():
         shutil.copyfile(venv / source, ETC / rel)
     write_clouds_yaml()
+    register_ml2_driver(venv)
+
+
+def controller_host() -> dict:
+    """The health-manager host apply-stack chose ({} until a stack is applied)."""
+    try:
+        return json.loads(HM_HOST_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def register_ml2_driver(venv: Path) -> None:
+    """Make devcloud/devcloud_ml2.py loadable by name: ML2 finds mechanism drivers by entry point
+    only, so a distribution of one entry point is written into the venv (the module itself is on
+    Neutron's path through uwsgi's --pythonpath)."""
+    site = Path(next((venv / "lib").glob("python3*/site-packages")))
+    dist = site / "devcloud_ml2-1.0.dist-info"
+    dist.mkdir(exist_ok=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: devcloud-ml2\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(
+        "[neutron.ml2.mechanism_drivers]\ndevcloud_bind_all = devcloud_ml2:BindAllMechanismDriver\n")
 
 
 def write_clouds_yaml() -> None:
@@ -298,9 +398,26 @@ def ensure_apt_packages() -> None:
         return
     print(f"installing Debian packages: {' '.join(missing)} (log: {LOGS / 'apt.log'})", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for args in (["apt-get", "update", "-q"],
-                 ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]):
-        run_logged(args, LOGS / "apt.log", env=env)
+    with no_service_starts():
+        for args in (["apt-get", "update", "-q"],
+                     ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]):
+            run_logged(args, LOGS / "apt.log", env=env)
+
+
+@contextlib.contextmanager
+def no_service_starts():
+    """Keep package scripts from starting system-wide services (rabbitmq-server's would listen on
+    every interface): Debian's invoke-rc.d asks policy-rc.d, and 101 means "not now"."""
+    policy = Path("/usr/sbin/policy-rc.d")
+    if policy.exists():
+        yield
+        return
+    policy.write_text("#!/bin/sh\n# devcloud.py: no service starts during its package installs\nexit 101\n")
+    policy.chmod(0o755)
+    try:
+        yield
+    finally:
+        policy.unlink(missing_ok=True)
 
 
 def venv_dir() -> Path:
@@ -453,14 +570,14 @@ def port_owner(port: int) -> str:
     return "an unknown process"
 
 
-def check_port_free(api: Api) -> None:
+def check_port_free(name: str, port: int) -> None:
     with socket.socket() as sock:
         # As uwsgi does: connections of a stopped service linger in TIME_WAIT, which is no conflict.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((HOST, api.port))
+            sock.bind((HOST, port))
         except OSError:
-            raise DevcloudError(f"port {api.port} ({api.name}) is already in use by {port_owner(api.port)}")
+            raise DevcloudError(f"port {port} ({name}) is already in use by {port_owner(port)}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -504,6 +621,111 @@ def create_databases() -> None:
     mariadb("; ".join(statements))
 
 
+# ---------------------------------------------------------------------------------------------
+# RabbitMQ: Nova's and Octavia's message transport
+
+
+def rabbitmq_env() -> dict:
+    """Everything RabbitMQ writes under .devcloud/rabbitmq, and every port it opens on loopback."""
+    return {
+        **os.environ,
+        "HOME": str(RABBIT_DIR),  # its Erlang cookie
+        "RABBITMQ_NODENAME": "devcloud@localhost",
+        "RABBITMQ_NODE_IP_ADDRESS": HOST, "RABBITMQ_NODE_PORT": str(RABBIT_PORT),
+        "RABBITMQ_DIST_PORT": str(RABBIT_DIST_PORT),
+        "ERL_EPMD_ADDRESS": HOST, "ERL_EPMD_PORT": str(EPMD_PORT),
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+        "RABBITMQ_MNESIA_BASE": str(RABBIT_DIR / "mnesia"), "RABBITMQ_LOGS": "-",  # stdout: our log
+        "RABBITMQ_CONFIG_FILE": str(ETC / "rabbitmq/rabbitmq.conf"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(ETC / "rabbitmq/enabled_plugins"),
+    }
+
+
+def rabbitmq_alive() -> bool:
+    """An AMQP 0-9-1 greeting is answered with connection.start (a method frame, type 1)."""
+    try:
+        with socket.create_connection((HOST, RABBIT_PORT), timeout=2) as sock:
+            sock.sendall(b"AMQP\x00\x00\x09\x01")
+            return sock.recv(1) == b"\x01"
+    except OSError:
+        return False
+
+
+def start_rabbitmq() -> None:
+    if running_pid("rabbitmq") and rabbitmq_alive():
+        return
+    for port, name in ((RABBIT_PORT, "rabbitmq"), (RABBIT_DIST_PORT, "rabbitmq distribution")):
+        check_port_free(name, port)
+    RABBIT_DIR.mkdir(parents=True, exist_ok=True)
+    (ETC / "rabbitmq").mkdir(parents=True, exist_ok=True)
+    (ETC / "rabbitmq/rabbitmq.conf").write_text("# Generated by devcloud/devcloud.py.\nloopback_users.guest = true\n")
+    (ETC / "rabbitmq/enabled_plugins").write_text("[].\n")
+    # The /usr/sbin wrapper switches to the rabbitmq user; the server itself runs as anyone.
+    spawn("rabbitmq", ["/usr/lib/rabbitmq/bin/rabbitmq-server"], rabbitmq_env())
+    wait_for("rabbitmq", rabbitmq_alive, 120)
+    # Erlang's port mapper daemonises (parent 1): stop it by its own pid with the rest.
+    for pid in process_pids("epmd"):
+        pid_file("epmd").write_text(f"{pid} {proc_start_time(pid)}\n")
+
+
+def process_pids(command: str) -> list:
+    pids = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        with contextlib.suppress(OSError):
+            if comm.read_text().strip() == command:
+                pids.append(int(comm.parent.name))
+    return pids
+
+
+# ---------------------------------------------------------------------------------------------
+# Daemons: Nova's conductor, scheduler and computes, Octavia's controller
+
+
+def start_daemon(venv: Path, daemon: Daemon) -> None:
+    env = {**os.environ}
+    env.pop("PYTHONPATH", None)
+    spawn(daemon.name, [venv / "bin" / daemon.program, *config_args(daemon.configs)], env)
+
+
+def nova_services(token: str | None) -> dict:
+    """{(binary, host): "up" | "down"} as Nova's API reports them."""
+    status, _, body = http("GET", f"{api_url(API_BY_NAME['nova'])}/os-services", token=token)
+    if status != 200:
+        return {}
+    return {(svc["binary"], svc["host"]): svc["state"] for svc in body["services"]}
+
+
+def daemon_health(daemon: Daemon, services: dict) -> str:
+    if not running_pid(daemon.name):
+        return "dead"
+    if daemon.nova_service and services.get(daemon.nova_service) != "up":
+        return "not up in nova"
+    return "ok"
+
+
+def wait_daemons(daemons: list, timeout: float = START_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        services = nova_services(admin_token())
+        health = {daemon.name: daemon_health(daemon, services) for daemon in daemons}
+        dead = [name for name, word in health.items() if word == "dead"]
+        if dead:
+            raise DevcloudError(f"{dead[0]} exited during start\n{tail(LOGS / f'{dead[0]}.log')}")
+        pending = [name for name, word in health.items() if word != "ok"]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            logs = "\n".join(tail(LOGS / f"{name}.log") for name in pending)
+            raise DevcloudError(f"not up after {timeout}s: {', '.join(pending)}\n{logs}")
+        time.sleep(1)
+
+
+def discover_compute_hosts(venv: Path) -> None:
+    """Map the computes into cell1, so the scheduler may place servers on them."""
+    run_logged([venv / "bin/nova-manage", "--config-file", ETC / "nova/nova.conf", "cell_v2", "discover_hosts"],
+               LOGS / "nova-init.log")
+
+
 def wait_for(name: str, ready, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not ready():
@@ -537,11 +759,13 @@ def init_steps(venv: Path) -> dict:
             [*nova, "api_db", "sync"],
             [*nova, "cell_v2", "map_cell0", "--database_connection", db_url("nova_cell0")],
             # Exit code 2: the cell already exists (a re-run after an interrupted first start).
-            ([*nova, "cell_v2", "create_cell", "--name", "cell1"], (0, 2)),
+            # Casts to the cell's computes use the transport URL stored in its mapping.
+            ([*nova, "cell_v2", "create_cell", "--name", "cell1", "--transport-url", TRANSPORT_URL], (0, 2)),
             [*nova, "db", "sync"],  # cell1 and cell0
         ],
         "glance": [[bin_ / "glance-manage", "--config-file", etc / "glance/glance-api.conf", "db_sync"]],
         "octavia": [[bin_ / "octavia-db-manage", "--config-file", etc / "octavia/octavia.conf", "upgrade", "head"]],
+        "placement": [[bin_ / "placement-manage", "--config-file", etc / "placement/placement.conf", "db", "sync"]],
     }
 
 
@@ -672,13 +896,18 @@ def uwsgi_args(venv: Path, api: Api) -> list:
         "--req-logger", f"file:{LOGS / f'{api.name}-requests.log'}",
         "--log-format", "%(tmsecs) %(method) %(uri) %(status) %(msecs)ms",  # start (epoch ms), duration
     ]
-    if api.pyargv:
-        args += ["--pyargv", api.pyargv.format(etc=ETC)]
+    if api.configs:
+        args += ["--pyargv", " ".join(config_args(api.configs))]
     return args
 
 
+def config_args(configs: tuple) -> list:
+    """--config-file arguments for the files that exist (the stack's octavia.conf is optional)."""
+    return [arg for rel in configs if (ETC / rel).exists() for arg in ("--config-file", str(ETC / rel))]
+
+
 def start_api(venv: Path, api: Api) -> None:
-    check_port_free(api)
+    check_port_free(api.name, api.port)
     env = {**os.environ, **{var: str(ETC / rel) for var, rel in api.env}}
     env.pop("PYTHONPATH", None)
     spawn(api.name, uwsgi_args(venv, api), env)
@@ -706,22 +935,35 @@ def wait_healthy(apis: list, timeout: float = START_TIMEOUT) -> None:
 # Commands
 
 
-def healthy_apis() -> list:
+def all_healthy() -> bool:
     token = admin_token()
-    return [api for api in APIS if running_pid(api.name) and probe(api, token)]
+    services = nova_services(token)
+    return (running_pid("mariadb") is not None and mariadb_alive() and rabbitmq_alive()
+            and all(running_pid(api.name) and probe(api, token) for api in APIS)
+            and all(daemon_health(daemon, services) == "ok" for daemon in DAEMONS))
+
+
+def check_initialised_layout() -> None:
+    version = INITIALISED.read_text().split()[0] if INITIALISED.exists() else None
+    if version not in (None, INIT_VERSION):
+        raise DevcloudError("this devcloud was initialised by an older devcloud.py (no placement, no "
+                            "message broker in Nova's cell): run `make devcloud-reset`, then start again")
 
 
 def cmd_start() -> int:
     for path in (LOGS, RUN, RUN / "lock", ETC, GLANCE_DIR):
         path.mkdir(parents=True, exist_ok=True)
-    if running_pid("mariadb") and mariadb_alive() and len(healthy_apis()) == len(APIS):
+    check_initialised_layout()
+    if all_healthy():
         print(f"devcloud is already up (clouds.yaml: {CLOUDS_YAML})")
         return 0
     started = time.monotonic()
     ensure_apt_packages()
     venv = ensure_venv()
     write_configs(venv)
+    plug_health_manager_interface()
     start_mariadb()
+    start_rabbitmq()
     first = not INITIALISED.exists()
     if first:
         print("initialising databases (first start)", flush=True)
@@ -733,20 +975,32 @@ def cmd_start() -> int:
     wait_healthy([keystone])
     if first:
         setup_catalogue(admin_token())
-        INITIALISED.write_text(time.strftime("%Y-%m-%d %H:%M:%S\n"))
-    others = [api for api in APIS[1:] if not running_pid(api.name)]
-    for api in others:
-        start_api(venv, api)
+        INITIALISED.write_text(f"{INIT_VERSION} {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    for api in APIS[1:]:
+        if not running_pid(api.name):
+            start_api(venv, api)
     wait_healthy(APIS[1:])
+    for daemon in DAEMONS:
+        if not running_pid(daemon.name):
+            start_daemon(venv, daemon)
+    wait_daemons(DAEMONS)
+    wait_for("placement", lambda: compute_providers() >= len(COMPUTE_HOSTS), 120)
+    discover_compute_hosts(venv)
     print(f"devcloud is up in {time.monotonic() - started:.0f}s. Use it with:\n"
           f"  export OS_CLIENT_CONFIG_FILE={CLOUDS_YAML} OS_CLOUD=devcloud")
     return 0
 
 
+def compute_providers() -> int:
+    """Resource providers in Placement: each compute registers its own."""
+    status, _, body = http("GET", f"{api_url(API_BY_NAME['placement'])}/resource_providers", token=admin_token())
+    return len(body["resource_providers"]) if status == 200 else 0
+
+
 def cmd_stop() -> int:
-    # APIs first (SIGTERM: uwsgi --die-on-term exits), the database last.
-    for api in reversed(APIS):
-        stop_process(api.name, signal.SIGTERM)
+    # Daemons and APIs first (SIGTERM: uwsgi --die-on-term exits), the broker and database last.
+    for name in [*(d.name for d in reversed(DAEMONS)), *(api.name for api in reversed(APIS)), "rabbitmq", "epmd"]:
+        stop_process(name, signal.SIGTERM)
     stop_process("mariadb", signal.SIGTERM, timeout=60)
     return 0
 
@@ -760,29 +1014,120 @@ def health_word(api: Api, token: str | None) -> str:
 
 def cmd_status() -> int:
     token = admin_token()
+    services = nova_services(token)
     rows = [("SERVICE", "PID", "PORT", "RSS MiB", "HEALTH")]
-    pid = running_pid("mariadb")
-    rows.append(("mariadb", pid or "-", "socket", f"{rss_mib(pid):.0f}",
-                 "ok" if pid and mariadb_alive() else ("dead" if pid is None else "not answering")))
+
+    def row(name, port, healthy_word):
+        pid = running_pid(name)
+        rows.append((name, pid or "-", port, f"{rss_mib(pid):.0f}", "dead" if pid is None else healthy_word()))
+
+    row("mariadb", "socket", lambda: "ok" if mariadb_alive() else "not answering")
+    row("rabbitmq", RABBIT_PORT, lambda: "ok" if rabbitmq_alive() else "not answering")
     for api in APIS:
-        pid = running_pid(api.name)
-        health = "dead" if pid is None else health_word(api, token)
-        rows.append((api.name, pid or "-", api.port, f"{rss_mib(pid):.0f}", health))
-    for row in rows:
-        print("{:<10} {:>8} {:>7} {:>8}  {}".format(*row))
-    print(f"data: {DATA}  logs: {LOGS}  venv: {venv_dir()}")
-    return 0 if all(row[4] == "ok" for row in rows[1:]) else 1
+        row(api.name, api.port, lambda api=api: health_word(api, token))
+    for daemon in DAEMONS:
+        row(daemon.name, "-", lambda daemon=daemon: daemon_health(daemon, services))
+    for line in rows:
+        print("{:<23} {:>8} {:>7} {:>8}  {}".format(*line))
+    total = sum(float(line[3]) for line in rows[1:])
+    print(f"total RSS {total:.0f} MiB  data: {DATA}  logs: {LOGS}  venv: {venv_dir()}")
+    return 0 if all(line[4] == "ok" for line in rows[1:]) else 1
 
 
 def cmd_reset() -> int:
     cmd_stop()
+    unplug_health_manager_interface()
     # Only ever inside the data dir, which is always <project>/.devcloud.
     assert DATA.name == ".devcloud" and DATA.parent == ROOT
     for child in DATA.iterdir() if DATA.exists() else []:
         if child.name not in ("logs", LOCK.name):  # keep logs for the post-mortem, and the held lock
             shutil.rmtree(child) if child.is_dir() else child.unlink()
-    print(f"devcloud reset: databases, image store and configs under {DATA} wiped")
+    print(f"devcloud reset: databases, broker, image store and configs under {DATA} wiped")
     return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# apply-stack: a foundation stack's outputs become the configuration of the devcloud's Octavia
+
+
+# octavia.conf option naming a certificate file -> the stack output that goes into it.
+CERT_OPTIONS = {
+    ("certificates", "ca_certificate"): "ca_certificate",
+    ("certificates", "ca_private_key"): "ca_private_key",
+    ("haproxy_amphora", "server_ca"): "server_ca",
+    ("haproxy_amphora", "client_cert"): "client_cert",
+    ("controller_worker", "client_ca"): "client_ca",
+}
+
+
+def cmd_apply_stack(outputs_file: str, host: str | None) -> int:
+    """Octavia's configuration from `pulumi stack output --json --show-secrets`, then a restart."""
+    text = sys.stdin.read() if outputs_file == "-" else Path(outputs_file).read_text()
+    try:
+        outputs = json.loads(text)
+        conf_text, ips, ports = outputs["octavia_conf"], outputs["health_manager_ips"], outputs["health_manager_ports"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise DevcloudError(f"{outputs_file}: not the JSON outputs of a foundation stack "
+                            f"(`pulumi stack output --json --show-secrets`): {err}") from None
+    host = host or ("devcloud" if "devcloud" in ips else next(iter(ips)))
+    if host not in ips:
+        raise DevcloudError(f"health-manager host {host!r} is not in the stack; its hosts: {', '.join(ips)}")
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.read_string(conf_text)
+    for (section, option), output in CERT_OPTIONS.items():
+        path = Path(conf.get(section, option))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(outputs[output])
+        print(f"wrote {output} to {path}")
+    (ETC / "octavia/stack.conf").write_text(conf_text)
+    cidr = outputs["mgmt_subnet_cidr"]
+    HM_HOST_FILE.write_text(json.dumps({
+        "host": host, "address": ips[host], "prefixlen": int(cidr.split("/")[1]), "mac": port_mac(ports[host]),
+    }) + "\n")
+    print(f"this devcloud is health-manager host {host!r}: {ips[host]} on {HM_INTERFACE}")
+    venv = ensure_venv()
+    write_configs(venv)
+    plug_health_manager_interface()
+    for name in OCTAVIA_SERVICES:
+        stop_process(name, signal.SIGTERM)
+    start_api(venv, API_BY_NAME["octavia"])
+    daemons = [daemon for daemon in DAEMONS if daemon.name in OCTAVIA_SERVICES]
+    for daemon in daemons:
+        start_daemon(venv, daemon)
+    wait_healthy([API_BY_NAME["octavia"]])
+    time.sleep(3)  # a daemon that rejects its configuration exits within a moment
+    wait_daemons(daemons)
+    print("Octavia restarted with the stack's configuration")
+    return 0
+
+
+def port_mac(port_id: str) -> str:
+    status, _, body = http("GET", f"{api_url(API_BY_NAME['neutron'])}/v2.0/ports/{port_id}", token=admin_token())
+    if status != 200:
+        raise DevcloudError(f"health-manager port {port_id}: Neutron answered {status}")
+    return body["port"]["mac_address"]
+
+
+def plug_health_manager_interface() -> None:
+    """This host's end of the management network, as a controller plugs its health-manager port:
+    a bridge with the port's MAC and address. Namespaces of this machine (an amphora's stand-in in
+    the tests) attach to it with veth pairs; it reaches nothing outside the machine."""
+    host = controller_host()
+    if not host:
+        return
+    if not Path(f"/sys/class/net/{HM_INTERFACE}").exists():
+        run_logged(["ip", "link", "add", HM_INTERFACE, "type", "bridge"], LOGS / "network.log")
+    address = f"{host['address']}/{host['prefixlen']}"
+    for args in (["link", "set", HM_INTERFACE, "address", host["mac"]], ["addr", "flush", "dev", HM_INTERFACE],
+                 ["addr", "add", address, "dev", HM_INTERFACE, *(["nodad"] if ":" in address else [])],
+                 ["link", "set", HM_INTERFACE, "up"]):
+        run_logged(["ip", *args], LOGS / "network.log")
+
+
+def unplug_health_manager_interface() -> None:
+    if Path(f"/sys/class/net/{HM_INTERFACE}").exists():
+        run_logged(["ip", "link", "del", HM_INTERFACE], LOGS / "network.log")
 
 
 COMMANDS = {"start": cmd_start, "stop": cmd_stop, "status": cmd_status, "reset": cmd_reset}
@@ -808,12 +1153,19 @@ def ensure_devcloud() -> dict:
 
 def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=COMMANDS)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in COMMANDS:
+        commands.add_parser(name)
+    apply = commands.add_parser("apply-stack", help="configure the devcloud's Octavia from a stack's outputs")
+    apply.add_argument("outputs", help="`pulumi stack output --json --show-secrets` in a file, or - for stdin")
+    apply.add_argument("--host", help="the health-manager host this devcloud is (default: devcloud, else the first)")
     args = parser.parse_args(argv)
     try:
         if args.command == "status":
             return cmd_status()
         with exclusive():
+            if args.command == "apply-stack":
+                return cmd_apply_stack(args.outputs, args.host)
             return COMMANDS[args.command]()
     except DevcloudError as exc:
         print(f"devcloud {args.command} failed: {exc}", file=sys.stderr)
