@@ -54,10 +54,15 @@ class AmphoraFlavor(pulumi.ComponentResource):
 class AmphoraKeypairArgs:
     public_key: Optional[str]  # None: Nova generates the pair
     name_prefix: str
+    user_id: pulumi.Input[str]  # Octavia's service user, who boots amphorae with the key
 
 
 class AmphoraKeypair(pulumi.ComponentResource):
-    """The SSH keypair amphorae boot with. Outputs: key_name, private_key (secret, "" if imported)."""
+    """The SSH keypair amphorae boot with. Outputs: key_name, private_key (secret, "" if imported).
+
+    Nova keypairs belong to a user and only their owner can boot with them, so the pair is created
+    for Octavia's service user, not for the caller (an admin; Nova API microversion 2.10+).
+    """
 
     def __init__(self, name: str, args: AmphoraKeypairArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("octavia-infra:compute:AmphoraKeypair", name, None, opts)
@@ -65,6 +70,7 @@ class AmphoraKeypair(pulumi.ComponentResource):
             f"{name}-keypair",
             name=f"{args.name_prefix}{KEYPAIR_NAME}",
             public_key=args.public_key,
+            user_id=args.user_id,
             # Keypair names are unique per user.
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )

@@ -111,9 +111,15 @@ class OctaviaFoundation(pulumi.ComponentResource):
     def _keypair(self, name: str, settings: Settings) -> tuple[pulumi.Input[str], pulumi.Input[str]]:
         if not settings.access.ssh_enabled:
             return "", pulumi.Output.secret("")
+        # Looked up only with SSH on: the keypair is the one thing Octavia's user must own.
+        octavia_user_id = openstack.identity.get_user_output(
+            name=settings.octavia_service_user,
+            domain_id=settings.service_project_domain,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        ).id
         keypair = AmphoraKeypair(
             f"{name}-ssh",
-            AmphoraKeypairArgs(settings.access.ssh_public_key, settings.name_prefix),
+            AmphoraKeypairArgs(settings.access.ssh_public_key, settings.name_prefix, octavia_user_id),
             pulumi.ResourceOptions(parent=self),
         )
         return keypair.key_name, keypair.private_key
@@ -147,6 +153,7 @@ def _rendered(settings: Settings, outputs: dict[str, Any], health_managers: Heal
         "bind_ip": WILDCARD_BIND_IP[network.ip_version],
         "enable_anti_affinity": settings.topology.anti_affinity,
         "anti_affinity_policy": settings.topology.anti_affinity_policy,
+        **{f"octavia_tenant_quotas.{name}": value for name, value in settings.octavia_tenant_quotas.items()},
     }
     public = {
         key: outputs[key]

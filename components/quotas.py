@@ -2,6 +2,11 @@
 
 Each quota is a row: (service, quota name, formula over the plan). Amphorae carry the headroom:
 a failover builds the replacement amphora before deleting the old one.
+
+Only Nova and Neutron: amphorae, their ports and the VIP security groups live in the service
+project, while load balancers (and so Octavia's quotas) belong to the tenants' projects. Their
+defaults are octavia.conf's [quotas] options (octavia_tenant_quotas, rendered by
+components.rendering).
 """
 
 from __future__ import annotations
@@ -32,7 +37,6 @@ class QuotaPlan:
     server_groups: int
     listeners: int
     health_managers: int
-    members_per_pool: int
 
 
 def quota_plan(settings: Settings) -> QuotaPlan:
@@ -48,7 +52,6 @@ def quota_plan(settings: Settings) -> QuotaPlan:
         server_groups=loadbalancers if uses_server_groups else 0,
         listeners=loadbalancers * capacity.listeners_per_loadbalancer,
         health_managers=len(settings.health_managers),
-        members_per_pool=capacity.members_per_pool,
     )
 
 
@@ -69,11 +72,6 @@ QUOTA_TABLE: tuple[tuple[str, str, Formula], ...] = (
         "security_group_rule",
         lambda p: p.listeners + p.loadbalancers * BASE_RULES_PER_LOADBALANCER + OWN_SECURITY_GROUP_RULES,
     ),
-    ("octavia", "loadbalancer", lambda p: p.loadbalancers),
-    ("octavia", "listener", lambda p: p.listeners),
-    ("octavia", "pool", lambda p: p.listeners),
-    ("octavia", "health_monitor", lambda p: p.listeners),
-    ("octavia", "member", lambda p: p.listeners * p.members_per_pool),
 )
 
 
@@ -87,7 +85,6 @@ def quota_values(settings: Settings) -> dict[str, dict[str, int]]:
 QUOTA_RESOURCES = {
     "nova": openstack.compute.QuotaSetV2,
     "neutron": openstack.networking.QuotaV2,
-    "octavia": openstack.loadbalancer.Quota,
 }
 
 

@@ -25,6 +25,18 @@ CERT_FILES = {
     "client_cert": "client.cert-and-key.pem",
 }
 
+# Octavia's defaults for tenant projects' quotas (octavia_tenant_quotas; value keys are its dotted
+# config keys). Load balancers belong to tenants, so these limit them; per-project quotas override.
+TENANT_QUOTA_OPTIONS = (
+    ("quotas", "default_load_balancer_quota", "octavia_tenant_quotas.load_balancer"),
+    ("quotas", "default_listener_quota", "octavia_tenant_quotas.listener"),
+    ("quotas", "default_pool_quota", "octavia_tenant_quotas.pool"),
+    ("quotas", "default_health_monitor_quota", "octavia_tenant_quotas.health_monitor"),
+    ("quotas", "default_member_quota", "octavia_tenant_quotas.member"),
+    ("quotas", "default_l7policy_quota", "octavia_tenant_quotas.l7policy"),
+    ("quotas", "default_l7rule_quota", "octavia_tenant_quotas.l7rule"),
+)
+
 # (section, option, value key). A value of None leaves the option out (Octavia's default applies).
 OCTAVIA_CONF = (
     ("controller_worker", "amp_boot_network_list", "mgmt_network_id"),
@@ -47,6 +59,7 @@ OCTAVIA_CONF = (
     ("haproxy_amphora", "server_ca", "server_ca_path"),
     ("nova", "enable_anti_affinity", "enable_anti_affinity"),
     ("nova", "anti_affinity_policy", "anti_affinity_policy"),
+    *TENANT_QUOTA_OPTIONS,
 )
 
 # OpenStack-Ansible os_octavia role variable -> value key. The stack owns the network, flavor,
@@ -97,8 +110,9 @@ KOLLA_ANSIBLE_CONSTANTS = {"enable_octavia": "yes", "octavia_auto_configure": "n
 # server_certs_key_passphrase is left at Octavia's well-known default, bind_ip and
 # controller_ip_port_list are derived from octavia_network_interface (the API interface on a
 # provider network) instead of the health-manager ports, amp_ssh_key_name defaults to a keypair
-# this stack does not create, and [nova] anti-affinity is not set at all. Everything else reaches
-# kolla through globals (KOLLA_ANSIBLE_GLOBALS) and the certificate files (KOLLA_CERT_FILES).
+# this stack does not create, and [nova] anti-affinity and [quotas] are not set at all (kolla has
+# no variables for them). Everything else reaches kolla through globals (KOLLA_ANSIBLE_GLOBALS) and
+# the certificate files (KOLLA_CERT_FILES).
 KOLLA_OCTAVIA_CONF = (
     ("controller_worker", "amp_ssh_key_name", "amp_ssh_key_name"),
     ("health_manager", "bind_ip", "bind_ip"),
@@ -109,6 +123,7 @@ KOLLA_OCTAVIA_CONF = (
     ("certificates", "server_certs_key_passphrase", "server_certs_key_passphrase"),
     ("nova", "enable_anti_affinity", "enable_anti_affinity"),
     ("nova", "anti_affinity_policy", "anti_affinity_policy"),
+    *TENANT_QUOTA_OPTIONS,
 )
 # Written even when empty: an empty amp_ssh_key_name means "no keypair" to Octavia, while leaving
 # it out would keep kolla's default name, a keypair that does not exist.
@@ -135,12 +150,12 @@ def with_cert_paths(values: Mapping[str, Any], cert_dir: str) -> dict[str, Any]:
 
 
 def octavia_conf_sections(values: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """{section: {option: value}} of the options set; a section with none is left out."""
     sections: dict[str, dict[str, str]] = {}
     for section, option, key in OCTAVIA_CONF:
         value = values.get(key)
-        options = sections.setdefault(section, {})
         if value not in (None, ""):
-            options[option] = _conf_value(value)
+            sections.setdefault(section, {})[option] = _conf_value(value)
     return sections
 
 
@@ -180,11 +195,10 @@ def kolla_octavia_conf_sections(values: Mapping[str, Any]) -> dict[str, dict[str
     sections: dict[str, dict[str, str]] = {}
     for section, option, key in KOLLA_OCTAVIA_CONF:
         value = values.get(key)
-        options = sections.setdefault(section, {})
         if value not in (None, ""):
-            options[option] = _conf_value(value)
+            sections.setdefault(section, {})[option] = _conf_value(value)
         elif (section, option) in KOLLA_KEEP_EMPTY:
-            options[option] = ""
+            sections.setdefault(section, {})[option] = ""
     return sections
 
 

@@ -31,10 +31,11 @@ from components.pki import parse_pki_settings
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "Pulumi.yaml"
 
-# Objects Pulumi's schema cannot type (it has no object type); each is parsed by its own model.
+# Objects parsed by their own model instead of being declared in Pulumi.yaml.
 STRUCTURED_KEYS = ("pki",)
 
-# Options that existed once and were removed upstream: asking for them is an error that says so.
+# Options that existed once and were removed (upstream, or here): asking for them is an error that
+# says so.
 REMOVED_KEYS = {
     "spare_amphora_pool_size": "the spare amphora pool was removed from Octavia in Xena; "
     "remove the key (failover speed now comes from a small image and a fast boot)",
@@ -42,6 +43,9 @@ REMOVED_KEYS = {
     "remove the key, Octavia serves the v2 API",
     "neutron_lbaas": "neutron-lbaas was retired in Train; remove the key, Octavia serves the "
     "load-balancer v2 API directly",
+    "members_per_pool": "removed with the service project's Octavia quotas, which limited nothing "
+    "(load balancers belong to tenants); remove the key, and set octavia_tenant_quotas.member for "
+    "tenants' default",
 }
 
 AMPHORAE_PER_LOADBALANCER = {"SINGLE": 1, "ACTIVE_STANDBY": 2}
@@ -55,6 +59,10 @@ DHCP_PORTS_PER_NETWORK = 2
 MTU_RANGE = (68, 9216)
 IPV6_MIN_MTU = 1280
 PORT_RANGE = (1, 65535)
+# octavia_tenant_quotas keys: Octavia's [quotas] default_<name>_quota options (octavia/common/config.py).
+OCTAVIA_TENANT_QUOTA_NAMES = ("load_balancer", "listener", "pool", "health_monitor", "member", "l7policy", "l7rule")
+# Octavia's quota bounds (octavia/common/constants.py): QUOTA_UNLIMITED (-1) to MAX_QUOTA.
+OCTAVIA_QUOTA_RANGE = (-1, 2000000000)
 # RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens.
 _HOSTNAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*$")
 _NAME_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -93,7 +101,7 @@ def load_schema(path: Path = SCHEMA_PATH) -> Mapping[str, ConfigKey]:
     }
 
 
-_PYTHON_TYPES = {"string": (str,), "integer": (int,), "boolean": (bool,), "array": (list, tuple)}
+_PYTHON_TYPES = {"string": (str,), "integer": (int,), "boolean": (bool,), "array": (list, tuple), "object": (dict,)}
 
 
 def _matches(value: Any, type_name: str) -> bool:
@@ -255,7 +263,6 @@ class CapacitySettings:
     expected_loadbalancers: int
     headroom_percent: int
     listeners_per_loadbalancer: int
-    members_per_pool: int
 
     def with_headroom(self, count: int) -> int:
         return math.ceil(count * (100 + self.headroom_percent) / 100)
@@ -266,6 +273,7 @@ class Settings:
     name_prefix: str
     service_project: str
     service_project_domain: str
+    octavia_service_user: str  # owns the amphora keypair (Nova keypairs belong to a user)
     protect: bool
     network: NetworkSettings
     health_managers: tuple[HealthManagerHost, ...]
@@ -275,6 +283,7 @@ class Settings:
     topology: TopologySettings
     image: ImageSettings
     capacity: CapacitySettings
+    octavia_tenant_quotas: Mapping[str, int]  # only the names set, in OCTAVIA_TENANT_QUOTA_NAMES order
     cert_dir: str
     pki: Any  # components.pki.PkiSettings
 
@@ -298,6 +307,7 @@ def parse_settings(raw: Mapping[str, Any], pki_parser: Callable[[Mapping], Any] 
         name_prefix=_name_prefix(values),
         service_project=_non_empty(values, "service_project"),
         service_project_domain=_non_empty(values, "service_project_domain"),
+        octavia_service_user=_non_empty(values, "octavia_service_user"),
         protect=values["protect"],
         network=network,
         health_managers=health_managers,
@@ -307,6 +317,7 @@ def parse_settings(raw: Mapping[str, Any], pki_parser: Callable[[Mapping], Any] 
         topology=topology,
         image=_image(values),
         capacity=capacity,
+        octavia_tenant_quotas=_octavia_tenant_quotas(values),
         cert_dir=_non_empty(values, "octavia_cert_dir"),
         pki=pki_parser(values.get("pki") or {}),
     )
@@ -747,5 +758,17 @@ def _capacity(values: Mapping) -> CapacitySettings:
         expected_loadbalancers=_integer(values, "expected_loadbalancers", 1, 100000),
         headroom_percent=_integer(values, "quota_headroom_percent", 0, 500),
         listeners_per_loadbalancer=_integer(values, "listeners_per_loadbalancer", 1, 1000),
-        members_per_pool=_integer(values, "members_per_pool", 1, 10000),
     )
+
+
+def _octavia_tenant_quotas(values: Mapping) -> dict[str, int]:
+    key, quotas = "octavia_tenant_quotas", values["octavia_tenant_quotas"]
+    for name in quotas:
+        if name not in OCTAVIA_TENANT_QUOTA_NAMES:
+            valid = ", ".join(OCTAVIA_TENANT_QUOTA_NAMES)
+            raise ConfigError(f"{key}.{name}", quotas[name], f"unknown key; valid: {valid}")
+    low, high = OCTAVIA_QUOTA_RANGE
+    for name, value in quotas.items():
+        if not _matches(value, "integer") or not low <= value <= high:
+            raise ConfigError(f"{key}.{name}", value, f"an integer: -1 (unlimited) or 0 to {high}")
+    return {name: quotas[name] for name in OCTAVIA_TENANT_QUOTA_NAMES if name in quotas}

@@ -65,6 +65,7 @@ class Run:
     resources: list[Declared] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     secret_outputs: set[str] = field(default_factory=set)
+    lookups: list[str] = field(default_factory=list)  # tokens of the data sources read
 
     def of_type(self, token: str) -> list[Declared]:
         return [r for r in self.resources if r.type == token]
@@ -94,9 +95,17 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}
 
     def call(self, args: pulumi.runtime.MockCallArgs):
+        self.run.lookups.append(args.token)
         if args.token == "openstack:identity/getProject:getProject":
             return {"id": PROJECT_ID, "name": args.args.get("name")}
+        if args.token == "openstack:identity/getUser:getUser":
+            return {"id": user_id(args.args.get("name"), args.args.get("domainId")), "name": args.args.get("name")}
         raise AssertionError(f"unexpected call {args.token}")
+
+
+def user_id(name: str, domain_id: str) -> str:
+    """The ID the mocked Keystone gives the user of that name in that domain."""
+    return f"{domain_id}-{name}-user-uuid"
 
 
 def declare(config: dict[str, Any], image_owner: str = PROJECT_ID) -> Run:

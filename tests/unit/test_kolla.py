@@ -19,6 +19,7 @@ from components.rendering import (
     render_octavia_conf,
     with_cert_paths,
 )
+from components.settings import OCTAVIA_TENANT_QUOTA_NAMES
 from octavia_support import base_config, declare
 
 VALUES = with_cert_paths({
@@ -28,6 +29,7 @@ VALUES = with_cert_paths({
     "controller_ip_port_list": "172.29.232.11:5555,172.29.232.12:5555", "heartbeat_key": "hb-key-from-state",
     "ca_private_key_passphrase": "ca-passphrase", "server_certs_key_passphrase": "A" * 32,
     "enable_anti_affinity": True, "anti_affinity_policy": "anti-affinity",
+    **{f"octavia_tenant_quotas.{name}": 100 for name in OCTAVIA_TENANT_QUOTA_NAMES},
 }, "/etc/octavia/certs")
 
 # The parts of kolla-ansible's ansible/roles/octavia/templates/octavia.conf.j2 (master, 2026-08)
@@ -129,7 +131,16 @@ def test_one_server_ca_file_signs_with_the_current_ca_and_trusts_both_during_rol
 def test_rendering_has_a_header_naming_where_files_go_and_parses():
     text = render_kolla_octavia_conf(VALUES)
     assert text.startswith("# /etc/kolla/config/octavia.conf")
-    assert set(parse(text).sections()) == {"controller_worker", "health_manager", "certificates", "nova"}
+    assert set(parse(text).sections()) == {"controller_worker", "health_manager", "certificates", "nova", "quotas"}
+
+
+def test_tenant_quota_defaults_reach_kollas_octavia_conf_only_when_set():
+    # kolla-ansible has no variables for Octavia's [quotas]: the overrides file is the only way in.
+    final = merged(KOLLA_TEMPLATE, render_kolla_octavia_conf(VALUES))
+    assert final["quotas"]["default_load_balancer_quota"] == "100"
+    assert final["quotas"]["default_l7rule_quota"] == "100"
+    unset = {key: value for key, value in VALUES.items() if not key.startswith("octavia_tenant_quotas.")}
+    assert "quotas" not in parse(render_kolla_octavia_conf(unset)).sections()
 
 
 @pytest.fixture

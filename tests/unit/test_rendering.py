@@ -134,8 +134,23 @@ def test_kolla_ansible_globals(run):
     assert variables["octavia_amp_image_owner_id"] == out["amp_image_owner_id"]
 
 
+def test_tenant_quota_defaults_are_octavias_quotas_options_for_the_keys_set(image):
+    quotas = {"load_balancer": 20, "listener": 100, "member": -1, "l7policy": 0}
+    run = declare({**base_config(image), "octavia_tenant_quotas": quotas})
+    # Option names of Octavia's quota_opts, [quotas] group (octavia/common/config.py).
+    assert dict(conf(run)["quotas"]) == {
+        "default_load_balancer_quota": "20",
+        "default_listener_quota": "100",
+        "default_member_quota": "-1",
+        "default_l7policy_quota": "0",
+    }
+    overrides = yaml.safe_load(run.outputs["openstack_ansible_user_variables"])["octavia_octavia_conf_overrides"]
+    assert overrides["quotas"] == dict(conf(run)["quotas"])
+
+
 def test_render_skips_unset_options():
     text = render_octavia_conf({"mgmt_network_id": "net", "amp_ssh_key_name": "", "mgmt_segmentation_id": None})
     parser = configparser.ConfigParser(interpolation=None)
     parser.read_string(text)
     assert dict(parser["controller_worker"]) == {"amp_boot_network_list": "net"}
+    assert parser.sections() == ["controller_worker"]  # no empty sections, e.g. [quotas] without quotas

@@ -20,6 +20,7 @@ from octavia_support import (
     Run,
     declare,
     stack_config,
+    user_id,
 )
 
 NETWORK = "openstack:networking/network:Network"
@@ -39,6 +40,7 @@ LB_FLAVOR = "openstack:loadbalancer/flavorV2:FlavorV2"
 NOVA_QUOTA = "openstack:compute/quotaSetV2:QuotaSetV2"
 NEUTRON_QUOTA = "openstack:networking/quotaV2:QuotaV2"
 OCTAVIA_QUOTA = "openstack:loadbalancer/quota:Quota"
+GET_USER = "openstack:identity/getUser:getUser"
 
 IPV6 = {"mgmt_subnet_cidr": "fd00:29::/64", "mgmt_allocation_pools": [], "health_manager_hosts": ["ctl1"]}
 
@@ -272,15 +274,24 @@ def test_private_amphora_flavor_shared_with_the_service_project(run):
 def test_no_keypair_without_ssh(run):
     assert not run.of_type(KEYPAIR)
     assert run.outputs["amp_ssh_key_name"] == "" and run.outputs["amp_ssh_private_key"] == ""
+    assert GET_USER not in run.lookups  # no keypair, no owner to look up
 
 
 def test_keypair_from_configured_public_key(config):
     key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIARoLgDxhrRlBvtT6odksp221slOHhHKluMlQDdFqC9+ operator"
     run = declare({**config, "ssh_enabled": True, "ssh_public_key": key, "name_prefix": "dev-"})
     (keypair,) = run.of_type(KEYPAIR)
-    assert keypair.inputs == {"name": "dev-octavia-ssh-key", "publicKey": key}
+    assert keypair.inputs == {"name": "dev-octavia-ssh-key", "publicKey": key, "userId": user_id("octavia", "default")}
     assert keypair.opts.delete_before_replace is True
     assert run.outputs["amp_ssh_key_name"] == "dev-octavia-ssh-key"
+
+
+def test_keypair_belongs_to_the_configured_octavia_user_in_the_service_domain(config):
+    # Octavia boots amphorae as its service user; Nova only lets a keypair's owner boot with it.
+    run = declare({**config, "ssh_enabled": True, "octavia_service_user": "lbaas", "service_project_domain": "svc"})
+    (keypair,) = run.of_type(KEYPAIR)
+    assert keypair.inputs["userId"] == user_id("lbaas", "svc")
+    assert keypair.opts.delete_before_replace is True
 
 
 def test_generated_keypair_private_key_is_a_secret(config):
@@ -373,7 +384,6 @@ def test_quotas_are_sized_from_load_balancers_and_topology(run):
     # 10 ACTIVE_STANDBY load balancers, 25% headroom: 13 load balancers, 25 amphorae (ceil 20 x 1.25).
     (nova,) = run.of_type(NOVA_QUOTA)
     (neutron,) = run.of_type(NEUTRON_QUOTA)
-    (octavia,) = run.of_type(OCTAVIA_QUOTA)
     assert nova.inputs == {
         "projectId": PROJECT_ID,
         "instances": 25,
@@ -384,14 +394,11 @@ def test_quotas_are_sized_from_load_balancers_and_topology(run):
     }
     # ports: 2 per amphora + 13 VIPs + 2 health managers + 2 DHCP; rules: 26 listeners + 13 x 3 + 20.
     assert neutron.inputs == {"projectId": PROJECT_ID, "port": 67, "securityGroup": 16, "securityGroupRule": 85}
-    assert octavia.inputs == {
-        "projectId": PROJECT_ID,
-        "loadbalancer": 13,
-        "listener": 26,
-        "pool": 26,
-        "healthMonitor": 26,
-        "member": 260,
-    }
+
+
+def test_no_octavia_quotas_on_the_service_project(run):
+    # Load balancers belong to tenants: Octavia quotas on the service project would limit nothing.
+    assert not run.of_type(OCTAVIA_QUOTA)
 
 
 def test_single_topology_halves_amphorae_and_needs_no_server_groups(config):
