@@ -145,6 +145,7 @@ DAEMONS = [
     Daemon("octavia-housekeeping", "octavia-housekeeping", OCTAVIA_CONFIGS),
 ]
 OCTAVIA_SERVICES = ["octavia", *(d.name for d in DAEMONS if d.name.startswith("octavia-"))]
+SERVICE_NAMES = ["mariadb", "rabbitmq", *API_BY_NAME, *(d.name for d in DAEMONS)]  # status's order
 
 
 class DevcloudError(Exception):
@@ -533,16 +534,17 @@ def process_tree(pid: int) -> list:
     return tree
 
 
-def rss_mib(pid: int | None) -> float:
-    """Resident memory of a service: its process and its children."""
+def memory_mib(pid: int | None) -> float:
+    """Memory of a service, its process and its children, as proportional set size: a page shared
+    by n processes counts 1/n in each (forked workers share most of their parent's), so the sum
+    over services is the memory they take together. Resident size would count shared pages once
+    per process."""
     total = 0
     for member in process_tree(pid) if pid else []:
-        try:
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
                     total += int(line.split()[1])
-        except OSError:
-            pass
     return total / 1024
 
 
@@ -1015,11 +1017,11 @@ def health_word(api: Api, token: str | None) -> str:
 def cmd_status() -> int:
     token = admin_token()
     services = nova_services(token)
-    rows = [("SERVICE", "PID", "PORT", "RSS MiB", "HEALTH")]
+    rows = [("SERVICE", "PID", "PORT", "PSS MiB", "HEALTH")]
 
     def row(name, port, healthy_word):
         pid = running_pid(name)
-        rows.append((name, pid or "-", port, f"{rss_mib(pid):.0f}", "dead" if pid is None else healthy_word()))
+        rows.append((name, pid or "-", port, f"{memory_mib(pid):.0f}", "dead" if pid is None else healthy_word()))
 
     row("mariadb", "socket", lambda: "ok" if mariadb_alive() else "not answering")
     row("rabbitmq", RABBIT_PORT, lambda: "ok" if rabbitmq_alive() else "not answering")
@@ -1030,7 +1032,7 @@ def cmd_status() -> int:
     for line in rows:
         print("{:<23} {:>8} {:>7} {:>8}  {}".format(*line))
     total = sum(float(line[3]) for line in rows[1:])
-    print(f"total RSS {total:.0f} MiB  data: {DATA}  logs: {LOGS}  venv: {venv_dir()}")
+    print(f"total PSS {total:.0f} MiB  data: {DATA}  logs: {LOGS}  venv: {venv_dir()}")
     return 0 if all(line[4] == "ok" for line in rows[1:]) else 1
 
 

@@ -42,7 +42,7 @@ def status_line(output: str, name: str) -> str:
 def test_status_all_ok(devcloud_env):
     result = run("status")
     assert result.returncode == 0, result.stdout + result.stderr
-    for name in ["mariadb", *dc.API_BY_NAME]:
+    for name in dc.SERVICE_NAMES:
         assert status_line(result.stdout, name).endswith(" ok")
 
 
@@ -80,7 +80,7 @@ def test_start_names_a_taken_port(devcloud_env):
 
 
 def test_start_when_up_does_nothing(devcloud_env):
-    pids = {name: dc.running_pid(name) for name in ["mariadb", *dc.API_BY_NAME]}
+    pids = {name: dc.running_pid(name) for name in dc.SERVICE_NAMES}
     result = run("start")
     assert result.returncode == 0
     assert "already up" in result.stdout

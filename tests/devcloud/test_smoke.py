@@ -111,7 +111,7 @@ def test_health_manager_port(conn, cleanup, unique, service_project):
     fetched = conn.network.get_port(port.id)
     assert fetched.device_owner == HEALTH_MGR_OWNER
     assert fetched.binding_host_id == "devcloud"
-    assert fetched.binding_vif_type == "binding_failed"  # no agent to wire it: see devcloud/README.md
+    assert (fetched.binding_vif_type, fetched.status) == ("ovs", "ACTIVE")  # devcloud/devcloud_ml2.py bound it
     assert fetched.fixed_ips == [{"subnet_id": subnet.id, "ip_address": "172.31.250.10"}]
     assert fetched.security_group_ids == [group.id]
 
@@ -224,3 +224,39 @@ def test_octavia_availability_zone(conn, cleanup, unique):
         name=f"smoke-az-{unique}", availability_zone_profile_id=profile.id, enabled=True)
     cleanup(conn.load_balancer.delete_availability_zone, zone.name)  # zones are addressed by name
     assert conn.load_balancer.get_availability_zone(zone.name).availability_zone_profile_id == profile.id
+
+
+def test_servers_of_a_hard_anti_affinity_group_land_on_both_compute_hosts(conn, cleanup, unique, tmp_path):
+    from devcloud.devcloud import COMPUTE_HOSTS
+
+    net, subnet = make_mgmt_network(conn, cleanup, unique)
+    image = make_image(conn, cleanup, tmp_path, unique)
+    flavor = conn.compute.create_flavor(name=f"smoke-boot-{unique}", ram=512, vcpus=1, disk=1)
+    cleanup(conn.compute.delete_flavor, flavor)
+    group = conn.compute.create_server_group(name=f"smoke-boot-{unique}", policy="anti-affinity")
+    cleanup(conn.compute.delete_server_group, group)
+    servers = [conn.compute.create_server(name=f"smoke-boot-{unique}-{n}", image_id=image.id, flavor_id=flavor.id,
+                                          networks=[{"uuid": net.id}], scheduler_hints={"group": group.id})
+               for n in range(2)]
+    for server in servers:
+        cleanup(conn.compute.wait_for_delete, server)
+        cleanup(conn.compute.delete_server, server)
+    servers = [conn.compute.wait_for_server(server, wait=120) for server in servers]
+    assert sorted(server.compute_host for server in servers) == sorted(COMPUTE_HOSTS)
+    for server in servers:
+        [port] = conn.network.ports(device_id=server.id)
+        assert (port.binding_host_id, port.binding_vif_type) == (server.compute_host, "ovs")
+
+
+def test_router_with_an_ipv6_subnet(conn, cleanup, unique):
+    """The router API (no L3 agent): IPv6 management networks get a router for their advertisements."""
+    net = make_network(conn, cleanup, f"smoke-v6-{unique}", provider_network_type="vxlan")
+    subnet = conn.network.create_subnet(name=f"smoke-v6-{unique}", network_id=net.id, ip_version=6,
+                                        cidr="fd42:29:232::/64", ipv6_ra_mode="slaac", ipv6_address_mode="slaac")
+    cleanup(conn.network.delete_subnet, subnet)
+    router = conn.network.create_router(name=f"smoke-v6-{unique}")
+    cleanup(conn.network.delete_router, router)
+    conn.network.add_interface_to_router(router, subnet=subnet.id)
+    cleanup(conn.network.remove_interface_from_router, router, subnet=subnet.id)
+    [port] = conn.network.ports(device_id=router.id)
+    assert port.fixed_ips[0]["subnet_id"] == subnet.id
