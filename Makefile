@@ -55,8 +55,9 @@ outputs:  ## the outputs of STACK (secrets shown: use with care)
 test: setup devcloud  ## the whole test suite (unit, engine, devcloud, end to end)
 	.venv/bin/python -m pytest || { s=$$?; [ $$s != 5 ] || echo "pytest collected no tests" >&2; exit $$s; }
 
-bench: setup devcloud  ## side-by-side benchmarks (see benchmarks/README.md)
+bench: setup devcloud  ## side-by-side benchmarks, then load balancers built by Octavia (benchmarks/README.md)
 	.venv/bin/python benchmarks/run.py
+	.venv/bin/python benchmarks/loadbalancer_times.py
 
 # The amphora image (tools/amphora_image, docs/amphora-image.md) needs root, loop devices and the
 # base OS's mirrors. ARGS passes options, e.g. ARGS="--fips --base-os rocky".
