@@ -31,7 +31,8 @@ devcloud-reset:  ## stop the devcloud and wipe its databases and image store
 	python3 devcloud/devcloud.py reset
 
 devcloud-octavia:  ## configure the devcloud's Octavia from STACK's outputs and restart it
-	$(PULUMI) stack output --json --show-secrets --stack $(STACK) | python3 devcloud/devcloud.py apply-stack -
+	outputs="$$($(PULUMI) stack output --json --show-secrets --stack $(STACK))" && \
+	  python3 devcloud/devcloud.py apply-stack - <<< "$$outputs"
 
 # The local stack uploads a small real qcow2 (Glance checks the format of what it stores).
 .state/amphora-test.qcow2:

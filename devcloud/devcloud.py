@@ -1064,7 +1064,12 @@ CERT_OPTIONS = {
 
 def cmd_apply_stack(outputs_file: str, host: str | None) -> int:
     """Octavia's configuration from `pulumi stack output --json --show-secrets`, then a restart."""
-    text = sys.stdin.read() if outputs_file == "-" else Path(outputs_file).read_text()
+    try:
+        text = sys.stdin.read() if outputs_file == "-" else Path(outputs_file).read_text()
+    except OSError as err:
+        raise DevcloudError(f"cannot read the stack outputs: {err}") from None
+    if not text.strip():
+        raise DevcloudError(f"{outputs_file}: empty; expected `pulumi stack output --json --show-secrets`")
     try:
         outputs = json.loads(text)
         conf_text, ips, ports = outputs["octavia_conf"], outputs["health_manager_ips"], outputs["health_manager_ports"]
@@ -1107,7 +1112,8 @@ def cmd_apply_stack(outputs_file: str, host: str | None) -> int:
 def port_mac(port_id: str) -> str:
     status, _, body = http("GET", f"{api_url(API_BY_NAME['neutron'])}/v2.0/ports/{port_id}", token=admin_token())
     if status != 200:
-        raise DevcloudError(f"health-manager port {port_id}: Neutron answered {status}")
+        answer = f"HTTP {status}" if status else "no answer (is the devcloud up? make devcloud)"
+        raise DevcloudError(f"health-manager port {port_id} of the stack: Neutron gave {answer}")
     return body["port"]["mac_address"]
 
 
