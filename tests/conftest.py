@@ -1,5 +1,6 @@
 """Shared test plumbing: the project's engine environment, the devcloud, and throwaway stacks."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,49 @@ def python_project(work_dir: Path, name: str, program: str) -> Path:
     )
     (work_dir / "__main__.py").write_text(program)
     return work_dir
+
+
+# The PKI outputs a PKI-only stack exports (no OpenStack behind it); the first five are secrets.
+PKI_OUTPUTS = (
+    "ca_private_key", "ca_private_key_passphrase", "client_cert", "server_certs_key_passphrase", "heartbeat_key",
+    "ca_certificate", "server_ca", "client_ca", "server_ca_expires_at", "client_ca_expires_at", "client_cert_expires_at",
+)
+PKI_PROGRAM = f"""\
+import pulumi
+from components.pki import OctaviaPki, parse_pki_settings
+
+pki = OctaviaPki("octavia-pki", parse_pki_settings(pulumi.Config().get_object("pki")))
+for name in {PKI_OUTPUTS!r}:
+    pulumi.export(name, getattr(pki, name))
+"""
+
+
+def pki_stack(tmp: Path, name: str) -> auto.Stack:
+    """A stack of this project's OctaviaPki alone on the real engine, its state in tmp."""
+    project_dir, state_dir = python_project(tmp / "project", name, PKI_PROGRAM), tmp / "state"
+    state_dir.mkdir()
+    env = {
+        "PATH": f"{ROOT / 'bin'}:{os.environ['PATH']}",
+        # The program and the dynamic provider process both import components/ from the checkout.
+        "PYTHONPATH": str(ROOT),
+        "PULUMI_BACKEND_URL": f"file://{state_dir}",
+        "PULUMI_CONFIG_PASSPHRASE": f"{name}-passphrase",
+        "PULUMI_SKIP_UPDATE_CHECK": "1",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        "PULUMI_HOME": str(tmp / "pulumi-home"),
+    }
+    options = auto.LocalWorkspaceOptions(
+        work_dir=str(project_dir), env_vars=env, pulumi_command=auto.PulumiCommand(root=str(ROOT), skip_version_check=True),
+    )
+    return auto.create_stack("test", work_dir=str(project_dir), opts=options)
+
+
+def remove_pki_stack(stack: auto.Stack) -> None:
+    from components.pki_provider import CLOCK_ENV
+
+    stack.workspace.env_vars.pop(CLOCK_ENV, None)  # destroy at the real clock
+    stack.destroy()
+    stack.workspace.remove_stack(stack.name)
 
 
 def make_test_image(path: Path, size: str = "64M") -> Path:

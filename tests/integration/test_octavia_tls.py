@@ -35,24 +35,15 @@ from components import pki_crypto as crypto
 from components.pki_provider import CLOCK_ENV
 from components.rendering import CERT_FILES, render_octavia_conf, with_cert_paths
 from devcloud import devcloud as dc
-from tests.conftest import python_project
+from tests.conftest import pki_stack, remove_pki_stack
 
-REPO = Path(__file__).resolve().parents[2]
 PROBE = Path(__file__).with_name("octavia_tls_probe.py")
 FAST_KEYS = {"key_type": "ec", "key_size": 256}
+# What Octavia's controllers are configured with (rendered into octavia.conf or certificate files).
 OUTPUTS = (
     "ca_certificate", "ca_private_key", "ca_private_key_passphrase", "server_ca", "client_ca",
     "client_cert", "server_certs_key_passphrase",
 )
-PROGRAM = f"""\
-import pulumi
-from components.pki import OctaviaPki, parse_pki_settings
-
-pki = OctaviaPki("octavia-pki", parse_pki_settings(pulumi.Config().get_object("pki")))
-for name in {OUTPUTS!r}:
-    pulumi.export(name, getattr(pki, name))
-"""
-
 # The client certificate lives 730 days and renews 30 days before expiry: issued 715 days ago, it
 # is still valid and its renewal has been due for 15 days.
 NOW = datetime.datetime.now(datetime.timezone.utc)
@@ -89,27 +80,9 @@ def octavia_python():
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("pki-stack")
-    project_dir, state_dir = python_project(tmp / "project", "octavia-tls-test", PROGRAM), tmp / "state"
-    state_dir.mkdir()
-    env = {
-        "PATH": f"{REPO / 'bin'}:{os.environ['PATH']}",
-        # The program and the dynamic provider process both import components/ from the checkout.
-        "PYTHONPATH": str(REPO),
-        "PULUMI_BACKEND_URL": f"file://{state_dir}",
-        "PULUMI_CONFIG_PASSPHRASE": "octavia-tls-test-passphrase",
-        "PULUMI_SKIP_UPDATE_CHECK": "1",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PULUMI_HOME": str(tmp / "pulumi-home"),
-    }
-    options = auto.LocalWorkspaceOptions(
-        work_dir=str(project_dir), env_vars=env, pulumi_command=auto.PulumiCommand(root=str(REPO), skip_version_check=True),
-    )
-    stack = auto.create_stack("test", work_dir=str(project_dir), opts=options)
+    stack = pki_stack(tmp_path_factory.mktemp("pki-stack"), "octavia-tls-test")
     yield stack
-    stack.workspace.env_vars.pop(CLOCK_ENV, None)
-    stack.destroy()
-    stack.workspace.remove_stack("test")
+    remove_pki_stack(stack)
 
 
 def up_at(stack, moment, pki):

@@ -11,54 +11,25 @@ import json
 import os
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 from pulumi import automation as auto
 
 from components import pki_crypto as crypto
 from components.pki_provider import CLOCK_ENV
-from tests.conftest import python_project
+from tests.conftest import PKI_OUTPUTS, ROOT, pki_stack, remove_pki_stack
 
-REPO = Path(__file__).resolve().parents[2]
-PROJECT = "pki-engine-test"
 FAST_KEYS = {"key_type": "ec", "key_size": 256}
-SECRET_OUTPUTS = ("ca_private_key", "ca_private_key_passphrase", "client_cert", "server_certs_key_passphrase", "heartbeat_key")
-OUTPUTS = SECRET_OUTPUTS + ("ca_certificate", "server_ca", "client_ca", "server_ca_expires_at", "client_ca_expires_at", "client_cert_expires_at")
-
-PROGRAM = f"""\
-import pulumi
-from components.pki import OctaviaPki, parse_pki_settings
-
-pki = OctaviaPki("octavia-pki", parse_pki_settings(pulumi.Config().get_object("pki")))
-for name in {OUTPUTS!r}:
-    pulumi.export(name, getattr(pki, name))
-"""
+SECRET_OUTPUTS = PKI_OUTPUTS[:5]
+OUTPUTS = PKI_OUTPUTS
 
 
 @pytest.fixture
 def stack(tmp_path):
-    project_dir, state_dir = python_project(tmp_path / "project", PROJECT, PROGRAM), tmp_path / "state"
-    state_dir.mkdir()
-    env = {
-        "PATH": f"{REPO / 'bin'}:{os.environ['PATH']}",
-        # The program and the dynamic provider process both import components/ from the checkout.
-        "PYTHONPATH": str(REPO),
-        "PULUMI_BACKEND_URL": f"file://{state_dir}",
-        "PULUMI_CONFIG_PASSPHRASE": "pki-engine-test-passphrase",
-        "PULUMI_SKIP_UPDATE_CHECK": "1",
-        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        "PULUMI_HOME": str(tmp_path / "pulumi-home"),
-    }
-    workspace_options = auto.LocalWorkspaceOptions(
-        work_dir=str(project_dir), env_vars=env, pulumi_command=auto.PulumiCommand(root=str(REPO), skip_version_check=True),
-    )
-    stack = auto.create_stack("test", work_dir=str(project_dir), opts=workspace_options)
+    stack = pki_stack(tmp_path, "pki-engine-test")
     set_pki_config(stack, {"server_ca": FAST_KEYS, "client_ca": FAST_KEYS, "client_cert": FAST_KEYS})
     yield stack
-    stack.workspace.env_vars.pop(CLOCK_ENV, None)
-    stack.destroy()
-    stack.workspace.remove_stack("test")
+    remove_pki_stack(stack)
 
 
 def set_pki_config(stack, pki):
@@ -139,7 +110,7 @@ def test_pki_lifecycle_on_the_engine(stack, tmp_path):
 
 def pulumi_cli(stack, *args):
     result = subprocess.run(
-        [str(REPO / "bin" / "pulumi"), *args], cwd=stack.workspace.work_dir,
+        [str(ROOT / "bin" / "pulumi"), *args], cwd=stack.workspace.work_dir,
         env={**os.environ, **stack.workspace.env_vars}, capture_output=True, text=True, check=True,
     )
     return result.stdout
