@@ -66,6 +66,7 @@ COMPUTE_HOSTS = ("devcloud-compute-1", "devcloud-compute-2")
 # health-manager address (apply-stack plugs it), reachable from this machine's own namespaces only.
 HM_INTERFACE = "o-hm0"
 HM_HOST_FILE = ETC / "octavia/host.json"  # apply-stack's choice of host, address and MAC
+HM_FIREWALL_TABLE = "devcloud_health_manager"
 INIT_VERSION = "2"  # databases and catalogue layout; an older INITIALISED needs a reset
 
 # Debian packages, keyed by a program each provides. The -core packages bring the server and
@@ -77,6 +78,7 @@ APT_PACKAGES = {
     "cc": "gcc",  # uwsgi is compiled from source by pip
     "rabbitmq-server": "rabbitmq-server",
     "ip": "iproute2",  # apply-stack plugs the health-manager bridge
+    "nft": "nftables",  # ... and keeps its address reachable from this machine only
 }
 START_TIMEOUT = 420  # seconds for all APIs to answer; generous, the CI machine may be busy
 DATABASES = ["keystone", "neutron", "nova_api", "nova", "nova_cell0", "glance", "octavia", "placement"]
@@ -1093,6 +1095,7 @@ def cmd_apply_stack(outputs_file: str, host: str | None) -> int:
         "host": host, "address": ips[host], "prefixlen": int(cidr.split("/")[1]), "mac": port_mac(ports[host]),
     }) + "\n")
     print(f"this devcloud is health-manager host {host!r}: {ips[host]} on {HM_INTERFACE}")
+    ensure_apt_packages()  # a devcloud started by an older devcloud.py may lack nftables
     venv = ensure_venv()
     write_configs(venv)
     plug_health_manager_interface()
@@ -1120,22 +1123,40 @@ def port_mac(port_id: str) -> str:
 def plug_health_manager_interface() -> None:
     """This host's end of the management network, as a controller plugs its health-manager port:
     a bridge with the port's MAC and address. Namespaces of this machine (an amphora's stand-in in
-    the tests) attach to it with veth pairs; it reaches nothing outside the machine."""
+    the tests) attach to it with veth pairs; it has no uplink. The health manager is the one
+    devcloud service not on 127.0.0.1, so a firewall table drops packets for its address that
+    arrive on any other interface: only this machine reaches it."""
     host = controller_host()
     if not host:
         return
+    log = LOGS / "network.log"
     if not Path(f"/sys/class/net/{HM_INTERFACE}").exists():
-        run_logged(["ip", "link", "add", HM_INTERFACE, "type", "bridge"], LOGS / "network.log")
+        run_logged(["ip", "link", "add", HM_INTERFACE, "type", "bridge"], log)
     address = f"{host['address']}/{host['prefixlen']}"
     for args in (["link", "set", HM_INTERFACE, "address", host["mac"]], ["addr", "flush", "dev", HM_INTERFACE],
                  ["addr", "add", address, "dev", HM_INTERFACE, *(["nodad"] if ":" in address else [])],
                  ["link", "set", HM_INTERFACE, "up"]):
-        run_logged(["ip", *args], LOGS / "network.log")
+        run_logged(["ip", *args], log)
+    family = "ip6" if ":" in host["address"] else "ip"
+    ruleset = "\n".join([
+        f"add table inet {HM_FIREWALL_TABLE}", f"delete table inet {HM_FIREWALL_TABLE}",  # replace, idempotently
+        f"table inet {HM_FIREWALL_TABLE} {{", "  chain input {", "    type filter hook input priority 0; policy accept;",
+        f'    iifname != {{ "lo", "{HM_INTERFACE}" }} {family} daddr {host["address"]} counter drop', "  }", "}", ""])
+    run_logged(["nft", "-f", write_text(ETC / "health-manager.nft", ruleset)], log)
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
 
 
 def unplug_health_manager_interface() -> None:
+    log = LOGS / "network.log"
     if Path(f"/sys/class/net/{HM_INTERFACE}").exists():
-        run_logged(["ip", "link", "del", HM_INTERFACE], LOGS / "network.log")
+        run_logged(["ip", "link", "del", HM_INTERFACE], log)
+    if find_program("nft"):
+        run_logged(["nft", "delete", "table", "inet", HM_FIREWALL_TABLE], log, ok_codes=(0, 1))  # 1: no such table
 
 
 COMMANDS = {"start": cmd_start, "stop": cmd_stop, "status": cmd_status, "reset": cmd_reset}

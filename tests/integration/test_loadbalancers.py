@@ -265,6 +265,40 @@ def test_a_heartbeat_signed_with_another_key_is_rejected(scene, amphora_namespac
     assert health_record(amp.id) is None
 
 
+def dropped_by_the_devcloud_guard() -> int:
+    """Packets the devcloud's firewall dropped for the health manager's address (devcloud.py)."""
+    listing = subprocess.run(["nft", "-j", "list", "table", "inet", dc.HM_FIREWALL_TABLE],
+                             capture_output=True, text=True, check=True).stdout
+    return sum(expr["counter"]["packets"] for item in json.loads(listing)["nftables"]
+               for expr in item.get("rule", {}).get("expr", []) if "counter" in expr)
+
+
+def test_the_health_manager_is_unreachable_from_off_the_management_bridge(scene):
+    """A heartbeat with the right key, routed in over another interface, never reaches the health
+    manager: the devcloud's one non-loopback listener is reachable from this machine only."""
+    tag = uuid.uuid4().hex[:6]
+    name, host_end, outside_end = f"out-{tag}", f"ob{tag}h", f"ob{tag}o"
+    setup = [["netns", "add", name], ["link", "add", host_end, "type", "veth", "peer", "name", outside_end],
+             ["addr", "add", "10.253.0.1/30", "dev", host_end], ["link", "set", host_end, "up"],
+             ["link", "set", outside_end, "netns", name],
+             ["-n", name, "addr", "add", "10.253.0.2/30", "dev", outside_end], ["-n", name, "link", "set", outside_end, "up"],
+             ["-n", name, "route", "add", str(POOL), "via", "10.253.0.1"]]
+    try:
+        for args in setup:
+            subprocess.run(["ip", *args], check=True, capture_output=True)
+        amp = amphora_servers(scene.admin, scene.loadbalancers["ACTIVE_STANDBY"].id, scene.out["mgmt_network_id"])[0]
+        dropped = dropped_by_the_devcloud_guard()
+        outside = subprocess.run(["ip", "netns", "exec", name, str(dc.venv_dir() / "bin/python"), "-c", HEARTBEAT_SENDER,
+                                  json.dumps(heartbeat(scene, amp, key=scene.out["heartbeat_key"]))],
+                                 capture_output=True, text=True, timeout=60)
+        assert outside.returncode == 0, outside.stderr
+        assert wait_for(lambda: dropped_by_the_devcloud_guard() > dropped), "the heartbeat was not dropped"
+        assert health_record(amp.id) is None
+    finally:
+        subprocess.run(["ip", "link", "del", host_end], capture_output=True)
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
 def test_a_heartbeat_signed_with_the_stack_key_is_accepted(scene, amphora_namespace):
     amp, namespace = amphora_namespace
     lb_id = scene.loadbalancers["ACTIVE_STANDBY"].id
