@@ -24,7 +24,7 @@ import pytest
 
 from devcloud import devcloud as dc
 from tests.conftest import make_test_image, write_config
-from tests.integration.live_cloud import connect, engine, outputs
+from tests.integration.live_cloud import connect, engine, leftovers, outputs, recorded_ids
 from tests.integration.octavia_support import Tenant, amphora_servers, apply_stack, wait_active, wait_gone
 
 POOL = ipaddress.ip_network("172.29.232.0/24")
@@ -324,4 +324,4 @@ def test_deleting_the_loadbalancers_and_the_stack_leaves_nothing(scene):
     assert list(scene.admin.network.ports(network_id=scene.out["mgmt_network_id"], device_owner="compute:nova")) == []
     result = engine(scene.stack.destroy)
     assert result.summary.result == "succeeded"
-    assert scene.admin.network.find_network(scene.out["mgmt_network_id"]) is None
+    assert leftovers(scene.admin, f"{scene.stack.name}-", recorded_ids(scene.out)) == {}
