@@ -156,7 +156,9 @@ def spec_for(config: dict, project_dir: Path) -> dict:
         "flavor": {"name": f"{prefix}{settings.flavor.name}", "vcpus": settings.flavor.vcpus, "ram": settings.flavor.ram_mb,
                    "disk": settings.flavor.disk_gb, "extra_specs": dict(settings.flavor.extra_specs),
                    "description": "Octavia amphora"},
-        "keypair": {"name": f"{prefix}{KEYPAIR_NAME}", "public_key": settings.access.ssh_public_key},
+        # Owned by Octavia's service user, as the program creates it (Nova keypairs belong to a user).
+        "keypair": {"name": f"{prefix}{KEYPAIR_NAME}", "public_key": settings.access.ssh_public_key,
+                    "user": settings.octavia_service_user, "user_domain": settings.service_project_domain},
         "image": {"name": f"{prefix}{IMAGE_NAME}-{current.version}", "file": str(project_dir / current.source),
                   "tags": [settings.image.tag], "properties": image_properties(settings.image, current)},
         "octavia_flavors": [{"name": f"{prefix}amphora-{t.lower().replace('_', '-')}",
@@ -174,7 +176,7 @@ def resource_count(spec: dict) -> int:
             + len(spec["ports"])
             + 2 + 1 + 1  # Nova flavor and its access, keypair, image
             + 2 * len(spec["octavia_flavors"])  # flavor profile and flavor
-            + len(spec["quotas"]))  # one quota set per service
+            + len(spec["quotas"]))  # one quota set per service (Nova, Neutron)
 
 
 # --- the three tools --------------------------------------------------------------------------------

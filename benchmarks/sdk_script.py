@@ -7,8 +7,10 @@
 SPEC.json is written by benchmarks/run.py from this project's own settings code, so the script
 creates the same resources as `pulumi up` of the benchmark stack (PKI aside: it is Pulumi-only).
 `apply` is find-or-create (and update where a value differs), so a second `apply` is a no-change
-run. Last line of output: {"changed": [what it changed]}. Credentials: OS_CLOUD / OS_CLIENT_CONFIG_FILE.
-Quotas are set by `apply` and left as they are by `destroy` (as the other two tools do).
+run. Last line of output: {"changed": [what it changed]}. Credentials: OS_CLOUD / OS_CLIENT_CONFIG_FILE
+(an admin: the keypair is created for Octavia's service user, Nova API microversion 2.10+).
+The service project's Nova and Neutron quotas are set by `apply` and left as they are by `destroy`
+(as the other two tools do); Octavia's quotas are the tenants', not the service project's.
 """
 
 from __future__ import annotations
@@ -20,14 +22,15 @@ import sys
 import openstack
 
 NEUTRON_QUOTA = {"port": "ports", "security_group": "security_groups", "security_group_rule": "security_group_rules"}
-OCTAVIA_QUOTA = {"loadbalancer": "load_balancers", "listener": "listeners", "pool": "pools",
-                 "health_monitor": "health_monitors", "member": "members"}
 
 
 class Applier:
     def __init__(self, conn, spec: dict):
         self.conn, self.spec, self.changed = conn, spec, []
         self.project_id = conn.identity.find_project(spec["project"], domain_id="default", ignore_missing=False).id
+        owner = spec["keypair"]
+        self.keypair_owner_id = conn.identity.find_user(owner["user"], domain_id=owner["user_domain"],
+                                                        ignore_missing=False).id
 
     def change(self, what: str):
         self.changed.append(what)
@@ -92,8 +95,8 @@ class Applier:
             self.change("flavor access")
         self.flavor_id = flavor.id
         k = self.spec["keypair"]
-        if compute.find_keypair(k["name"]) is None:
-            compute.create_keypair(name=k["name"], public_key=k["public_key"])
+        if compute.find_keypair(k["name"], user_id=self.keypair_owner_id) is None:
+            compute.create_keypair(name=k["name"], public_key=k["public_key"], user_id=self.keypair_owner_id)
             self.change("keypair")
 
     def apply_image(self):
@@ -128,11 +131,6 @@ class Applier:
         if any(getattr(have, k) != v for k, v in want.items()):
             self.conn.network.update_quota(have, **want)
             self.change("neutron quotas")
-        want = {OCTAVIA_QUOTA[k]: v for k, v in q["octavia"].items()}
-        have = self.conn.load_balancer.get_quota(self.project_id)
-        if any(getattr(have, k) != v for k, v in want.items()):
-            self.conn.load_balancer.update_quota(have, **want)
-            self.change("octavia quotas")
 
     def destroy(self) -> None:
         lb, net, compute, spec = self.conn.load_balancer, self.conn.network, self.conn.compute, self.spec
@@ -146,8 +144,8 @@ class Applier:
         if image is not None:
             self.conn.image.delete_image(image)
             self.change("image")
-        if compute.find_keypair(spec["keypair"]["name"]) is not None:
-            compute.delete_keypair(spec["keypair"]["name"])
+        if compute.find_keypair(spec["keypair"]["name"], user_id=self.keypair_owner_id) is not None:
+            compute.delete_keypair(spec["keypair"]["name"], user_id=self.keypair_owner_id)
             self.change("keypair")
         flavor = next((x for x in compute.flavors(is_public=None) if x.name == spec["flavor"]["name"]), None)
         if flavor is not None:

@@ -63,8 +63,9 @@ OCTAVIA_CONF = (
 )
 
 # OpenStack-Ansible os_octavia role variable -> value key. The stack owns the network, flavor,
-# image and certificates, so the role is told not to create them.
+# image, keypair and certificates, so the role is told not to create them.
 OPENSTACK_ANSIBLE_VARS = (
+    ("octavia_service_user_name", "octavia_service_user"),
     ("octavia_neutron_management_network_name", "mgmt_network_name"),
     ("octavia_provider_network_name", "mgmt_physical_network"),
     ("octavia_provider_network_type", "mgmt_network_type"),
@@ -89,10 +90,15 @@ OPENSTACK_ANSIBLE_CONSTANTS = {
     "octavia_service_net_setup": False,
     "octavia_amp_image_upload_enabled": False,
     "octavia_download_artefact": False,
+    # Else, with SSH on, the role manages a keypair named octavia_ssh_key_name for
+    # octavia_service_user_name with a key of its own: the one the stack created for that user.
+    "octavia_ssh_key_manage": False,
 }
 
 # kolla-ansible globals.yml variable -> value key (octavia_auto_configure off: the stack made them).
+# octavia_keystone_user is a default of kolla's octavia role, which globals.yml overrides.
 KOLLA_ANSIBLE_GLOBALS = (
+    ("octavia_keystone_user", "octavia_service_user"),
     ("octavia_amp_boot_network_list", "mgmt_network_id"),
     ("octavia_amp_secgroup_list", "amphora_secgroup_id"),
     ("octavia_amp_flavor_id", "amp_flavor_id"),

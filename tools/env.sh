@@ -8,8 +8,9 @@ export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=false
 # State in a file backend inside the project unless the user chose another (see README, "State").
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$_root/.state}"
-# The devcloud's clouds.yaml and its service-project cloud (Octavia's images and keypairs belong
-# to that project), unless the user points at another cloud.
+# The devcloud's clouds.yaml and its service-project cloud (an admin scoped to the project Octavia's
+# images belong to; the amphora keypair belongs to a user, so the stack creates it for Octavia's
+# service user), unless the user points at another cloud.
 export OS_CLIENT_CONFIG_FILE="${OS_CLIENT_CONFIG_FILE:-$_root/.devcloud/clouds.yaml}"
 export OS_CLOUD="${OS_CLOUD:-devcloud-service}"
 mkdir -p "$_root/.state"

@@ -1,6 +1,7 @@
 """Helpers for the engine tests that look at, break or repair the devcloud behind a stack.
 
-- `cloud_objects`: every OpenStack object of a stack, found by its name prefix, by kind;
+- `cloud_objects`: every OpenStack object of a stack, found by its name prefix, by kind (keypairs:
+  Octavia's service user's, which owns the stack's);
 - `pulumi_cli`: the real CLI with the stack's own environment and directory (the Automation API
   adds --show-secrets to `stack export`, which is not what an operator runs);
 - `service_stopped_on`: stop one devcloud API with devcloud.py's own per-service stop when a given
@@ -30,12 +31,19 @@ def prefix_of(stack: auto.Stack) -> str:
     return f"{stack.name}-"  # tests/conftest.py's StackFactory names every object so
 
 
+# The user the stack creates the amphora keypair for: the local stack's octavia_service_user
+# (default) in its service_project_domain (default).
+KEYPAIR_OWNER, KEYPAIR_OWNER_DOMAIN = "octavia", "default"
+
+
 def cloud_objects(conn, prefix: str) -> dict[str, list]:
     """Every object of the stack in the cloud, by kind; names start with the stack's prefix."""
 
     def named(objects):
         return sorted((o for o in objects if (o.name or "").startswith(prefix)), key=lambda o: o.name)
 
+    # Nova lists the caller's keypairs unless an admin names another user.
+    keypair_owner = conn.identity.find_user(KEYPAIR_OWNER, domain_id=KEYPAIR_OWNER_DOMAIN, ignore_missing=False)
     return {
         "networks": named(conn.network.networks()),
         "subnets": named(conn.network.subnets()),
@@ -43,7 +51,7 @@ def cloud_objects(conn, prefix: str) -> dict[str, list]:
         "security_groups": named(conn.network.security_groups()),
         "images": named(conn.image.images()),
         "flavors": named(conn.compute.flavors(is_public=None)),
-        "keypairs": named(conn.compute.keypairs()),
+        "keypairs": named(conn.compute.keypairs(user_id=keypair_owner.id)),
         "octavia_flavors": named(conn.load_balancer.flavors()),
         "octavia_flavor_profiles": named(conn.load_balancer.flavor_profiles()),
     }

@@ -35,7 +35,10 @@ FAST_PKI = {"server_ca": {"key_type": "ec", "key_size": 256}, "client_ca": {"key
 
 
 def quotas(loadbalancers: int, amphorae: int, health_managers: int) -> dict:
-    """Quotas of an ACTIVE_STANDBY stack with anti-affinity, 2 listeners per LB, 10 members per pool."""
+    """Service-project quotas of an ACTIVE_STANDBY stack with anti-affinity and 2 listeners per LB.
+
+    No Octavia quotas: load balancers belong to the tenants' projects.
+    """
     listeners = 2 * loadbalancers
     return {
         "nova": {"instances": amphorae, "cores": amphorae, "ram": 1024 * amphorae,
@@ -43,8 +46,6 @@ def quotas(loadbalancers: int, amphorae: int, health_managers: int) -> dict:
         "neutron": {"port": 2 * amphorae + loadbalancers + health_managers + 2,
                     "security_group": loadbalancers + 3,
                     "security_group_rule": listeners + 3 * loadbalancers + 20},
-        "octavia": {"loadbalancer": loadbalancers, "listener": listeners, "pool": listeners,
-                    "health_monitor": listeners, "member": 10 * listeners},
     }
 
 

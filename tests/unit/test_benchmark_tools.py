@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from components.settings import decode_config
-from octavia_support import FAST_PKI, ROOT, SSH_PUBLIC_KEY, declare, engine_string
+from octavia_support import FAST_PKI, ROOT, SSH_PUBLIC_KEY, declare, engine_string, user_id
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import run as bench  # noqa: E402
@@ -99,6 +99,13 @@ def test_the_spec_for_the_script_and_the_playbook_is_the_set_this_project_declar
     assert (sum(len(g["rules"]) for g in spec["security_groups"])
             == declared["openstack:networking/secGroupRule:SecGroupRule"])
     assert len(spec["octavia_flavors"]) == declared["openstack:loadbalancer/flavorV2:FlavorV2"]
+    # Octavia's service user owns the keypair (it boots amphorae with it), not the caller.
+    (keypair,) = (r for r in run.resources if r.type == "openstack:compute/keypair:Keypair")
+    assert keypair.inputs["userId"] == user_id(spec["keypair"]["user"], spec["keypair"]["user_domain"])
+    # The service project's quotas, one resource per service; none of Octavia's (the tenants' own).
+    quota_types = {r.type for r in run.resources if r.type.startswith("openstack:") and "quota" in r.type.lower()}
+    assert quota_types == {"openstack:compute/quotaSetV2:QuotaSetV2", "openstack:networking/quotaV2:QuotaV2"}
+    assert set(spec["quotas"]) == {"nova", "neutron"}
     # The same OpenStack names: the script and the playbook find what they made by name.
     named = {r.inputs["name"] for r in run.resources if r.type.startswith("openstack:") and r.inputs.get("name")}
     in_spec = {spec[kind]["name"] for kind in ("network", "subnet", "flavor", "keypair", "image")}

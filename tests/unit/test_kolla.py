@@ -150,9 +150,12 @@ def run(tmp_path):
     return declare({**base_config(str(image)), "ssh_enabled": True})
 
 
-def test_kolla_globals_carry_key_name_and_heartbeat_port(run):
+def test_kolla_globals_carry_key_name_its_owner_and_heartbeat_port(run):
     variables = yaml.safe_load(run.outputs["kolla_ansible_globals"])
     assert variables["octavia_amp_ssh_key_name"] == run.outputs["amp_ssh_key_name"] == "octavia-ssh-key"
+    # The keypair's owner: kolla's octavia role runs Octavia as octavia_keystone_user (its default
+    # in ansible/roles/octavia/defaults/main.yml, overridden by globals.yml).
+    assert variables["octavia_keystone_user"] == "octavia"
     assert variables["octavia_health_manager_port"] == 5555
     assert variables["octavia_amp_image_tag"] == run.outputs["amp_image_tag"]
     assert variables["octavia_loadbalancer_topology"] == "ACTIVE_STANDBY"

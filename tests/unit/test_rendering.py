@@ -108,6 +108,8 @@ def test_openstack_ansible_variables(run):
     out = run.outputs
     assert variables["octavia_service_net_setup"] is False  # the stack owns the network
     assert variables["octavia_amp_image_upload_enabled"] is False
+    assert variables["octavia_ssh_key_manage"] is False  # the stack owns the keypair
+    assert variables["octavia_service_user_name"] == "octavia"  # who the keypair belongs to
     assert variables["octavia_neutron_management_network_name"] == "lbaas-mgmt"
     assert variables["octavia_provider_network_name"] == "lbaas"
     assert variables["octavia_provider_network_type"] == "flat"
@@ -132,6 +134,13 @@ def test_kolla_ansible_globals(run):
     assert variables["octavia_amp_secgroup_list"] == out["amphora_secgroup_id"]
     assert variables["octavia_amp_flavor_id"] == out["amp_flavor_id"]
     assert variables["octavia_amp_image_owner_id"] == out["amp_image_owner_id"]
+
+
+def test_octavia_service_user_reaches_both_deployment_tools(image):
+    """The user the keypair was created for is the one the tools configure Octavia to run as."""
+    run = declare({**base_config(image), "ssh_enabled": True, "octavia_service_user": "lbaas"})
+    assert yaml.safe_load(run.outputs["openstack_ansible_user_variables"])["octavia_service_user_name"] == "lbaas"
+    assert yaml.safe_load(run.outputs["kolla_ansible_globals"])["octavia_keystone_user"] == "lbaas"
 
 
 def test_tenant_quota_defaults_are_octavias_quotas_options_for_the_keys_set(image):
