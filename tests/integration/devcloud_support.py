@@ -36,14 +36,16 @@ def prefix_of(stack: auto.Stack) -> str:
 KEYPAIR_OWNER, KEYPAIR_OWNER_DOMAIN = "octavia", "default"
 
 
+def keypair_owner_id(conn) -> str:
+    return conn.identity.find_user(KEYPAIR_OWNER, domain_id=KEYPAIR_OWNER_DOMAIN, ignore_missing=False).id
+
+
 def cloud_objects(conn, prefix: str) -> dict[str, list]:
     """Every object of the stack in the cloud, by kind; names start with the stack's prefix."""
 
     def named(objects):
         return sorted((o for o in objects if (o.name or "").startswith(prefix)), key=lambda o: o.name)
 
-    # Nova lists the caller's keypairs unless an admin names another user.
-    keypair_owner = conn.identity.find_user(KEYPAIR_OWNER, domain_id=KEYPAIR_OWNER_DOMAIN, ignore_missing=False)
     return {
         "networks": named(conn.network.networks()),
         "subnets": named(conn.network.subnets()),
@@ -51,7 +53,8 @@ def cloud_objects(conn, prefix: str) -> dict[str, list]:
         "security_groups": named(conn.network.security_groups()),
         "images": named(conn.image.images()),
         "flavors": named(conn.compute.flavors(is_public=None)),
-        "keypairs": named(conn.compute.keypairs(user_id=keypair_owner.id)),
+        # Nova lists the caller's keypairs unless an admin names another user.
+        "keypairs": named(conn.compute.keypairs(user_id=keypair_owner_id(conn))),
         "octavia_flavors": named(conn.load_balancer.flavors()),
         "octavia_flavor_profiles": named(conn.load_balancer.flavor_profiles()),
     }

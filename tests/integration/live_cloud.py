@@ -18,11 +18,9 @@ from pulumi import automation as auto
 
 from tests.conftest import connect as shared_connect
 from tests.conftest import engine  # noqa: F401  (re-exported: the tests run every engine call through it)
-from tests.integration.devcloud_support import cloud_objects
+from tests.integration.devcloud_support import cloud_objects, keypair_owner_id
 
 HEALTH_MANAGER_OWNER = "Octavia:health-mgr"
-# The devcloud's Octavia service user, in the default domain: octavia_service_user's default.
-OCTAVIA_USER, OCTAVIA_USER_DOMAIN = "octavia", "default"
 AMPHORA_GROUP, HEALTH_MANAGER_GROUP = "lb-mgmt-sec-grp", "lb-health-mgr-sec-grp"
 # Neutron's default rules on a new group: egress anywhere, per ethertype. The stack keeps them
 # (amphorae and controllers talk to each other as egress); nothing else may be there.
@@ -230,16 +228,6 @@ def check_octavia_flavors(conn, out: dict, want: Expected) -> None:
             f"{want.prefix}amphora-{key}", profile.id, True)
 
 
-def octavia_user_id(conn) -> str:
-    return conn.identity.find_user(OCTAVIA_USER, domain_id=OCTAVIA_USER_DOMAIN, ignore_missing=False).id
-
-
-def octavia_keypairs(conn, prefix: str) -> list:
-    """The Octavia user's keypairs whose names start with prefix (an admin lists them by user_id)."""
-    keypairs = conn.compute.keypairs(user_id=octavia_user_id(conn))
-    return sorted((k for k in keypairs if k.name.startswith(prefix)), key=lambda k: k.name)
-
-
 def check_keypair(conn, out: dict, want: Expected) -> None:
     """The amphora keypair belongs to Octavia's service user, who boots amphorae with it."""
     if not want.ssh_key:
@@ -247,11 +235,11 @@ def check_keypair(conn, out: dict, want: Expected) -> None:
         return
     name = out["amp_ssh_key_name"]
     assert name == f"{want.prefix}octavia-ssh-key"
-    owner = octavia_user_id(conn)
+    owner = keypair_owner_id(conn)
     keypair = conn.compute.get_keypair(name, user_id=owner)
     assert keypair.user_id == owner
     assert keypair.public_key.startswith("ssh-")
-    assert [k.name for k in octavia_keypairs(conn, want.prefix)] == [name]
+    assert [k.name for k in cloud_objects(conn, want.prefix)["keypairs"]] == [name]
     # Not the caller's: Octavia could not boot with an admin's key ("Invalid key_name provided").
     assert conn.compute.find_keypair(name, ignore_missing=True) is None, f"{name} also belongs to the caller"
     assert out["amp_ssh_private_key"].startswith("-----BEGIN")  # Nova generated it, the stack keeps it
@@ -281,8 +269,6 @@ def check_quotas(conn, want: Expected, project_id: str) -> None:
 def leftovers(conn, prefix: str, ids: dict[str, list[str]]) -> dict[str, list[str]]:
     """Objects of a stack still in the cloud: by name prefix, and by the IDs recorded before destroy."""
     found = {kind: [o.id for o in objects] for kind, objects in cloud_objects(conn, prefix).items()}
-    # The amphora keypair is the Octavia user's, so the caller's own list does not show it.
-    found["keypairs"] += [k.id for k in octavia_keypairs(conn, prefix) if k.id not in found["keypairs"]]
     by_id = {
         "networks": conn.network.find_network, "subnets": conn.network.find_subnet,
         "ports": conn.network.find_port, "security_groups": conn.network.find_security_group,
