@@ -61,6 +61,18 @@ def test_killed_service_shows_dead_and_start_brings_it_back(devcloud_env):
     assert status_line(run("status").stdout, VICTIM.name).endswith(" ok")
 
 
+def test_a_stopped_compute_host_comes_back_with_its_identity(devcloud_env):
+    """A compute refuses to restart without the node identity it wrote on its first start."""
+    daemon = next(d for d in dc.DAEMONS if d.name == "nova-compute-1")
+    with dc.exclusive():
+        dc.stop_process(daemon.name, signal.SIGTERM)
+        result = run("status")
+    assert status_line(result.stdout, daemon.name).endswith(" dead")
+    started = run("start")
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert status_line(run("status").stdout, daemon.name).endswith(" ok")  # and up in Nova's service list
+
+
 def test_start_names_a_taken_port(devcloud_env):
     kill_victim()
     squatter = socket.socket()
