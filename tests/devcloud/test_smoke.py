@@ -192,9 +192,10 @@ def test_image_format_mismatch_is_rejected(conn, cleanup, unique):
 
 
 def test_octavia_flavor_profile_and_flavor(conn, cleanup, unique, tmp_path, service_project):
-    # The amphora provider checks compute_flavor against nova and amp_image_tag against glance.
+    # The amphora provider checks compute_flavor against nova and amp_image_tag against glance
+    # (among the images of [controller_worker] amp_image_owner_id once a stack is applied).
     compute_flavor = make_compute_flavor(conn, cleanup, unique, service_project.id)
-    image = make_image(conn, cleanup, tmp_path, unique)
+    image = make_image(conn, cleanup, tmp_path, unique, owner=service_project.id)
     data = {"loadbalancer_topology": "ACTIVE_STANDBY", "compute_flavor": compute_flavor.id,
             "amp_image_tag": image.tags[0]}
     profile = conn.load_balancer.create_flavor_profile(
