@@ -27,7 +27,7 @@ from tests.conftest import make_test_image, write_config
 from tests.integration.live_cloud import connect, engine, leftovers, outputs, recorded_ids
 from tests.integration.octavia_support import Tenant, amphora_servers, apply_stack, wait_active, wait_gone
 
-POOL = ipaddress.ip_network("172.29.232.0/24")
+MGMT_CIDR = ipaddress.ip_network("172.29.232.0/24")  # stacks/Pulumi.local.yaml
 ALLOCATION_POOL = (ipaddress.ip_address("172.29.232.50"), ipaddress.ip_address("172.29.232.250"))
 
 
@@ -44,7 +44,7 @@ class Scene:
         return self.out
 
     def up_and_apply(self) -> None:
-        result = engine(self.stack.up, on_output=lambda line: None)
+        result = engine(self.stack.up)
         assert result.summary.result == "succeeded"
         self.refresh_outputs()
         apply_stack(self.stack)
@@ -250,7 +250,7 @@ def wait_for(condition, timeout: float = 30) -> bool:
 @pytest.fixture
 def amphora_namespace(scene):
     amp = amphora_servers(scene.admin, scene.loadbalancers["ACTIVE_STANDBY"].id, scene.out["mgmt_network_id"])[0]
-    namespace = AmphoraNamespace(amp.lb_network_ip, POOL.prefixlen)
+    namespace = AmphoraNamespace(amp.lb_network_ip, MGMT_CIDR.prefixlen)
     yield amp, namespace
     namespace.delete()
 
@@ -282,7 +282,7 @@ def test_the_health_manager_is_unreachable_from_off_the_management_bridge(scene)
              ["addr", "add", "10.253.0.1/30", "dev", host_end], ["link", "set", host_end, "up"],
              ["link", "set", outside_end, "netns", name],
              ["-n", name, "addr", "add", "10.253.0.2/30", "dev", outside_end], ["-n", name, "link", "set", outside_end, "up"],
-             ["-n", name, "route", "add", str(POOL), "via", "10.253.0.1"]]
+             ["-n", name, "route", "add", str(MGMT_CIDR), "via", "10.253.0.1"]]
     try:
         for args in setup:
             subprocess.run(["ip", *args], check=True, capture_output=True)
