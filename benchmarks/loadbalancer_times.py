@@ -18,7 +18,6 @@ import argparse
 import datetime
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks.lifecycle_times import table  # noqa: E402
 from devcloud import devcloud as dc  # noqa: E402
 from tests.conftest import stack_factory  # noqa: E402
 from tests.integration.live_cloud import connect, engine, outputs  # noqa: E402
@@ -66,14 +66,6 @@ def one_run(tenant: Tenant, flavor_ids: dict, number: int) -> dict[str, float]:
     return run
 
 
-def table(runs: list[dict[str, float]]) -> str:
-    rows = ["| step | median | min | max |", "| --- | --- | --- | --- |"]
-    for measure in MEASURES:
-        values = [run[measure] for run in runs]
-        rows.append(f"| {measure} | {statistics.median(values):.1f} s | {min(values):.1f} s | {max(values):.1f} s |")
-    return "\n".join(rows)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -98,7 +90,7 @@ def main() -> int:
                 tenant.delete()
             admin.close()
             factory.cleanup()
-    result = table(runs)
+    result = table(runs, MEASURES, label=str)
     header = (
         "# Load balancers built by Octavia's worker on the foundation\n\n"
         f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()}: "
