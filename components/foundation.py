@@ -23,13 +23,22 @@ from components.rendering import (
     render_openstack_ansible,
     with_cert_paths,
 )
-from components.security_groups import AMPHORA, GROUP_NAMES, SecurityGroups, SecurityGroupsArgs, rule_table
+from components.security_groups import (
+    AMPHORA,
+    GROUP_NAMES,
+    LOG_OFFLOAD_PORTS,
+    SecurityGroups,
+    SecurityGroupsArgs,
+    rule_table,
+)
 from components.settings import Settings
 
 # PKI children that hold a CA: protected in production, unlike the client certificate, which must
 # stay free to renew itself.
 CA_RESOURCE_SUFFIXES = ("-server-ca", "-client-ca")
 WILDCARD_BIND_IP = {4: "0.0.0.0", 6: "::"}
+# octavia.conf's [amphora_agent] log targets: where amphorae send their logs when log_offload is on.
+LOG_TARGETS = {"admin_log_targets": LOG_OFFLOAD_PORTS["admin-log"], "tenant_log_targets": LOG_OFFLOAD_PORTS["tenant-log"]}
 
 
 class OctaviaFoundation(pulumi.ComponentResource):
@@ -170,6 +179,8 @@ def _rendered(settings: Settings, outputs: dict[str, Any], health_managers: Heal
         )
     }
     public["health_manager_ip_list"] = pulumi.Output.all(*health_managers.ips.values()).apply(",".join)
+    for key, port in LOG_TARGETS.items():
+        public[key] = health_managers.log_targets(port) if settings.access.log_offload else None
     secret = {
         key: outputs[key] for key in ("heartbeat_key", "ca_private_key_passphrase", "server_certs_key_passphrase")
     }

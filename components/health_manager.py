@@ -18,6 +18,13 @@ def ip_port(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
+def log_target(ip: str, port: int) -> str:
+    """One [amphora_agent] *_log_targets entry: IPv6 without brackets. Octavia splits host from
+    port at the last colon and hands the host to rsyslog's omfwd, which cannot resolve
+    "[fd42::10]" (checked with rsyslog 8.2302)."""
+    return f"{ip}:{port}"
+
+
 @dataclass(frozen=True)
 class HealthManagerPortsArgs:
     hosts: tuple[HealthManagerHost, ...]
@@ -42,6 +49,10 @@ class HealthManagerPorts(pulumi.ComponentResource):
         self.register_outputs(
             {"ports": self.ports, "ips": self.ips, "controller_ip_port_list": self.controller_ip_port_list}
         )
+
+    def log_targets(self, port: int) -> pulumi.Output[str]:
+        """Every controller as a receiver of amphora logs on port: the first is the primary."""
+        return pulumi.Output.all(*self.ips.values()).apply(lambda ips: ",".join(log_target(ip, port) for ip in ips))
 
     def _port(self, name: str, host: HealthManagerHost, args: HealthManagerPortsArgs) -> openstack.networking.Port:
         return openstack.networking.Port(

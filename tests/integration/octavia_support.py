@@ -4,16 +4,24 @@
   (`devcloud.py apply-stack`, what `make devcloud-octavia` runs);
 - `Tenant`: a project of its own with a member user, a VIP network, and openstacksdk as that user;
 - `wait_active`: a load-balancer object until ACTIVE, with the worker's log lines for it on ERROR;
-- `amphora_servers`: the amphorae of a load balancer with their Nova servers and ports.
+- `amphora_servers`: the amphorae of a load balancer with their Nova servers and ports;
+- `AmphoraNamespace`: a network namespace holding an amphora's management address, on the
+  devcloud's health-manager bridge;
+- `forward_amphora_logs`: the amphora's log offload, configured by Octavia's own template, run
+  by rsyslogd in that namespace.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
 import subprocess
 import sys
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import openstack.connection
 
@@ -106,3 +114,85 @@ def amphora_servers(admin, loadbalancer_id: str, mgmt_network_id: str) -> list[A
         ports = list(admin.network.ports(device_id=server.id, network_id=mgmt_network_id))
         found.append(Amphora(amp.id, amp.role, amp.lb_network_ip, server, ports))
     return found
+
+
+class AmphoraNamespace:
+    """A network namespace holding an amphora's management address, cabled to the devcloud's
+    health-manager bridge by a veth pair: traffic stays inside this machine."""
+
+    def __init__(self, address: str, prefixlen: int):
+        tag = uuid.uuid4().hex[:6]
+        self.name, host_end, amp_end = f"amp-{tag}", f"hb{tag}h", f"hb{tag}a"
+        commands = [
+            ["netns", "add", self.name],
+            ["link", "add", host_end, "type", "veth", "peer", "name", amp_end],
+            ["link", "set", host_end, "master", dc.HM_INTERFACE, "up"],
+            ["link", "set", amp_end, "netns", self.name],
+            ["-n", self.name, "addr", "add", f"{address}/{prefixlen}", "dev", amp_end,
+             *(["nodad"] if ":" in address else [])],
+            ["-n", self.name, "link", "set", amp_end, "up"],
+            ["-n", self.name, "link", "set", "lo", "up"],
+        ]
+        for args in commands:
+            subprocess.run(["ip", *args], check=True, capture_output=True)
+        self.host_end = host_end
+
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["ip", "netns", "exec", self.name, *args], capture_output=True, text=True, timeout=60)
+
+    def delete(self) -> None:
+        subprocess.run(["ip", "link", "del", self.host_end], capture_output=True)
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
+
+
+LOGGING_RENDERER = """\
+import sys
+from oslo_config import cfg
+from octavia.common import config  # noqa: F401  (registers the options)
+from octavia.common.jinja.logging.logging_jinja_cfg import LoggingJinjaTemplater
+
+cfg.CONF(["--config-file", sys.argv[1]], project="octavia")
+print(LoggingJinjaTemplater().build_logging_config())
+"""
+# Octavia's default facilities: administrative logs on local1, tenant traffic logs on local0.info.
+PROBES = {"admin": ("local1.info", 10514), "tenant": ("local0.info", 20514)}
+
+
+def forward_amphora_logs(namespace: AmphoraNamespace, octavia_conf: str, receiver: str, tmp: Path) -> dict[str, str]:
+    """What reaches receiver when an amphora logs one admin and one tenant line: the amphora's
+    rsyslog configuration rendered by Octavia's own template from octavia_conf, run by rsyslogd
+    (Debian's) in the amphora's namespace. {"admin": datagram on 10514, "tenant": on 20514}."""
+    if not shutil.which("rsyslogd"):
+        with dc.no_service_starts():
+            subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "rsyslog"], check=True,
+                           capture_output=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    (tmp / "octavia.conf").write_text(octavia_conf)
+    rendered = subprocess.run([str(dc.venv_dir() / "bin/python"), "-c", LOGGING_RENDERER, str(tmp / "octavia.conf")],
+                              capture_output=True, text=True, check=True).stdout
+    (tmp / "rsyslog.conf").write_text(
+        f'global(workDirectory="{tmp}")\nmodule(load="imuxsock" SysSock.Use="off")\n'
+        f'input(type="imuxsock" Socket="{tmp}/log")\n{rendered}\n')
+    family = socket.AF_INET6 if ":" in receiver else socket.AF_INET
+    listeners = {}
+    for kind, (_, port) in PROBES.items():
+        listeners[kind] = socket.socket(family, socket.SOCK_DGRAM)
+        listeners[kind].bind((receiver, port))
+        listeners[kind].settimeout(15)
+    rsyslogd = subprocess.Popen(["ip", "netns", "exec", namespace.name, "rsyslogd", "-n", "-f", str(tmp / "rsyslog.conf"),
+                                 "-i", str(tmp / "rsyslogd.pid")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        time.sleep(2)  # rsyslogd opens its socket
+        for kind, (priority, _) in PROBES.items():
+            namespace.run("logger", "-u", str(tmp / "log"), "-p", priority, f"{kind}-probe")
+        received = {}
+        for kind, listener in listeners.items():
+            try:
+                received[kind] = listener.recv(4096).decode(errors="replace")
+            except socket.timeout:
+                received[kind] = ""
+        return received
+    finally:
+        rsyslogd.terminate()
+        rsyslogd.wait(timeout=10)
+        for listener in listeners.values():
+            listener.close()

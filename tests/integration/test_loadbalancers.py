@@ -25,7 +25,15 @@ import pytest
 from devcloud import devcloud as dc
 from tests.conftest import make_test_image, write_config
 from tests.integration.live_cloud import connect, engine, leftovers, outputs, recorded_ids
-from tests.integration.octavia_support import Tenant, amphora_servers, apply_stack, wait_active, wait_gone
+from tests.integration.octavia_support import (
+    AmphoraNamespace,
+    Tenant,
+    amphora_servers,
+    apply_stack,
+    forward_amphora_logs,
+    wait_active,
+    wait_gone,
+)
 
 MGMT_CIDR = ipaddress.ip_network("172.29.232.0/24")  # stacks/Pulumi.local.yaml
 ALLOCATION_POOL = (ipaddress.ip_address("172.29.232.50"), ipaddress.ip_address("172.29.232.250"))
@@ -177,34 +185,6 @@ health_sender.UDPStatusSender().dosend(settings["message"])
 """
 
 
-class AmphoraNamespace:
-    """A network namespace holding an amphora's management address, cabled to the devcloud's
-    health-manager bridge by a veth pair: traffic stays inside this machine."""
-
-    def __init__(self, address: str, prefixlen: int):
-        tag = uuid.uuid4().hex[:6]
-        self.name, host_end, amp_end = f"amp-{tag}", f"hb{tag}h", f"hb{tag}a"
-        commands = [
-            ["netns", "add", self.name],
-            ["link", "add", host_end, "type", "veth", "peer", "name", amp_end],
-            ["link", "set", host_end, "master", dc.HM_INTERFACE, "up"],
-            ["link", "set", amp_end, "netns", self.name],
-            ["-n", self.name, "addr", "add", f"{address}/{prefixlen}", "dev", amp_end],
-            ["-n", self.name, "link", "set", amp_end, "up"],
-            ["-n", self.name, "link", "set", "lo", "up"],
-        ]
-        for args in commands:
-            subprocess.run(["ip", *args], check=True, capture_output=True)
-        self.host_end = host_end
-
-    def run(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["ip", "netns", "exec", self.name, *args], capture_output=True, text=True, timeout=60)
-
-    def delete(self) -> None:
-        subprocess.run(["ip", "link", "del", self.host_end], capture_output=True)
-        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
-
-
 def health_record(amphora_id: str) -> str | None:
     """The amphora's row in Octavia's amphora_health table (its last heartbeat), if any."""
     result = subprocess.run(
@@ -307,6 +287,15 @@ def test_a_heartbeat_signed_with_the_stack_key_is_accepted(scene, amphora_namesp
     assert wait_for(lambda: health_record(amp.id) is not None), "the health manager recorded no heartbeat"
     # The tenant sees what the heartbeat reported.
     assert wait_for(lambda: scene.tenant.conn.load_balancer.get_load_balancer(lb_id).operating_status == "ONLINE")
+
+
+def test_amphora_logs_reach_the_controller_with_log_offload(scene, amphora_namespace, tmp_path):
+    """The local stack has log_offload on: Octavia's own template turns the stack's octavia.conf
+    into the amphora's rsyslog configuration, and rsyslogd in the amphora's namespace delivers an
+    administrative and a tenant log line to this controller's ports, through its firewall rules."""
+    amp, namespace = amphora_namespace
+    received = forward_amphora_logs(namespace, scene.out["octavia_conf"], dc.controller_host()["address"], tmp_path)
+    assert "admin-probe" in received["admin"] and "tenant-probe" in received["tenant"], received
 
 
 # --- the end -------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import configparser
 import pytest
 import yaml
 
+from components.health_manager import ip_port, log_target
 from components.rendering import CERT_FILES, render_octavia_conf
 from octavia_support import base_config, declare
 
@@ -163,3 +164,23 @@ def test_render_skips_unset_options():
     parser.read_string(text)
     assert dict(parser["controller_worker"]) == {"amp_boot_network_list": "net"}
     assert parser.sections() == ["controller_worker"]  # no empty sections, e.g. [quotas] without quotas
+
+
+def test_log_offload_sends_amphora_logs_to_every_controller(image):
+    run = declare({**base_config(image), "log_offload": True})
+    agent, ips = conf(run)["amphora_agent"], list(run.outputs["health_manager_ips"].values())
+    assert agent["admin_log_targets"] == ",".join(f"{ip}:10514" for ip in ips)
+    assert agent["tenant_log_targets"] == ",".join(f"{ip}:20514" for ip in ips)
+    assert len(ips) == 2
+
+
+def test_ipv6_log_targets_have_no_brackets():
+    """Octavia splits a log target at its last colon and rsyslog cannot resolve "[fd00:29::11]";
+    controller_ip_port_list keeps its brackets (Octavia strips them there)."""
+    assert log_target("fd00:29::11", 10514) == "fd00:29::11:10514"
+    assert ip_port("fd00:29::11", 5555) == "[fd00:29::11]:5555"
+    assert log_target("172.29.232.11", 10514) == "172.29.232.11:10514"
+
+
+def test_no_log_targets_without_log_offload(run):
+    assert "amphora_agent" not in conf(run)
