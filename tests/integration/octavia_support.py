@@ -181,7 +181,9 @@ def forward_amphora_logs(namespace: AmphoraNamespace, octavia_conf: str, receive
     rsyslogd = subprocess.Popen(["ip", "netns", "exec", namespace.name, "rsyslogd", "-n", "-f", str(tmp / "rsyslog.conf"),
                                  "-i", str(tmp / "rsyslogd.pid")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        time.sleep(2)  # rsyslogd opens its socket
+        deadline = time.monotonic() + 30
+        while not (tmp / "log").exists() and time.monotonic() < deadline:  # rsyslogd opens its socket
+            time.sleep(0.2)
         for kind, (priority, _) in PROBES.items():
             namespace.run("logger", "-u", str(tmp / "log"), "-p", priority, f"{kind}-probe")
         received = {}
