@@ -77,20 +77,24 @@ def main() -> int:
             factory = stack_factory(run_dir, devcloud_env)
             runs.append(one_run(factory))
             print(f"run {number}: " + ", ".join(f"{m} {runs[-1][m]:.1f} s" for m in MEASURES), flush=True)
-    result = table(runs)
-    load = os.getloadavg()[0]
-    header = (
-        "# Lifecycle of the local stack\n\n"
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()}: "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, load average {load:.1f} at the end; "
-        f"{args.runs} runs, each a fresh stack of stacks/Pulumi.local.yaml (EC keys) on the devcloud "
-        f"({runs[0]['resources']} resources created by `up`, components and providers included).\n\n"
-        "Produced by `.venv/bin/python benchmarks/lifecycle_times.py`.\n\n"
-    )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(header + result + "\n")
-    print(result)
+    write_results(RESULTS, "Lifecycle of the local stack", table(runs),
+                  f"{args.runs} runs, each a fresh stack of stacks/Pulumi.local.yaml (EC keys) on the devcloud "
+                  f"({runs[0]['resources']} resources created by `up`, components and providers included).",
+                  "`.venv/bin/python benchmarks/lifecycle_times.py`")
     return 0
+
+
+def write_results(path: Path, title: str, result: str, what: str, command: str) -> None:
+    """The result with the machine, time and load it was measured at; printed and written to path."""
+    header = (
+        f"# {title}\n\n"
+        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()}: "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} "
+        f"at the end; {what}\n\nProduced by {command}.\n\n"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + result + "\n")
+    print(result)
 
 
 if __name__ == "__main__":

@@ -15,9 +15,6 @@ Prints a Markdown table (median, min, max) and writes benchmarks/results/loadbal
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -25,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.lifecycle_times import table  # noqa: E402
+from benchmarks.lifecycle_times import table, write_results  # noqa: E402
 from devcloud import devcloud as dc  # noqa: E402
 from tests.conftest import stack_factory  # noqa: E402
 from tests.integration.live_cloud import connect, engine, outputs  # noqa: E402
@@ -90,18 +87,11 @@ def main() -> int:
                 tenant.delete()
             admin.close()
             factory.cleanup()
-    result = table(runs, MEASURES, label=str)
-    header = (
-        "# Load balancers built by Octavia's worker on the foundation\n\n"
-        f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()}: "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} "
-        f"at the end; {args.runs} runs on one stack of stacks/Pulumi.local.yaml, as a tenant project. Each "
-        "step until the load balancer is ACTIVE again (gone, for the delete).\n\n"
-        "Produced by `.venv/bin/python benchmarks/loadbalancer_times.py` (a step of `make bench`).\n\n"
-    )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(header + result + "\n")
-    print(result)
+    write_results(RESULTS, "Load balancers built by Octavia's worker on the foundation",
+                  table(runs, MEASURES, label=str),
+                  f"{args.runs} runs on one stack of stacks/Pulumi.local.yaml, as a tenant project. Each step until "
+                  "the load balancer is ACTIVE again (gone, for the delete).",
+                  "`.venv/bin/python benchmarks/loadbalancer_times.py` (a step of `make bench`)")
     return 0
 
 
