@@ -50,9 +50,9 @@ OCTAVIA_CONF = (
     ("health_manager", "bind_ip", "bind_ip"),
     ("health_manager", "bind_port", "health_manager_port"),
     ("health_manager", "controller_ip_port_list", "controller_ip_port_list"),
+    ("health_manager", "heartbeat_key", "heartbeat_key"),
     ("amphora_agent", "admin_log_targets", "admin_log_targets"),  # log_offload only
     ("amphora_agent", "tenant_log_targets", "tenant_log_targets"),
-    ("health_manager", "heartbeat_key", "heartbeat_key"),
     ("certificates", "ca_certificate", "ca_certificate_path"),
     ("certificates", "ca_private_key", "ca_private_key_path"),
     ("certificates", "ca_private_key_passphrase", "ca_private_key_passphrase"),

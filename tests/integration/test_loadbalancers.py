@@ -20,6 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
+import openstack.exceptions
 import pytest
 
 from devcloud import devcloud as dc
@@ -37,6 +38,7 @@ from tests.integration.octavia_support import (
 
 MGMT_CIDR = ipaddress.ip_network("172.29.232.0/24")  # stacks/Pulumi.local.yaml
 ALLOCATION_POOL = (ipaddress.ip_address("172.29.232.50"), ipaddress.ip_address("172.29.232.250"))
+TENANT_LOADBALANCERS = 2  # octavia_tenant_quotas.load_balancer: the two this module builds
 
 
 class Scene:
@@ -60,7 +62,7 @@ class Scene:
 
 @pytest.fixture(scope="module")
 def scene(module_stacks, devcloud_env):
-    stack = module_stacks.create("local")
+    stack = module_stacks.create("local", {"octavia_tenant_quotas": {"load_balancer": TENANT_LOADBALANCERS}})
     admin = connect(devcloud_env)
     tenant = None
     try:
@@ -139,6 +141,15 @@ def test_listener_pool_and_member_become_active(scene):
 def test_a_single_loadbalancer_has_one_amphora(scene):
     lb = create_loadbalancer(scene, "SINGLE")
     check_amphorae(scene, lb, 1)
+
+
+def test_the_stack_tenant_quota_limits_the_tenant(scene):
+    """[quotas] default_load_balancer_quota from octavia_tenant_quotas: Octavia refuses a third."""
+    assert len(list(scene.tenant.conn.load_balancer.load_balancers())) == TENANT_LOADBALANCERS
+    with pytest.raises(openstack.exceptions.HttpException) as refused:
+        scene.tenant.conn.load_balancer.create_load_balancer(vip_subnet_id=scene.tenant.subnet.id,
+                                                            flavor_id=scene.out["octavia_flavor_ids"]["SINGLE"])
+    assert refused.value.status_code == 403 and "quota" in str(refused.value).lower(), refused.value
 
 
 def test_a_new_image_version_boots_on_failover(scene):
