@@ -5,6 +5,7 @@ from pulumi.runtime import config as runtime_config
 
 from components.errors import ConfigError
 from components.foundation import OctaviaFoundation
+from components.identity import look_up_identities
 from components.network import check_adopted_subnet
 from components.outputs import OUTPUT_NAMES
 from components.settings import decode_config, parse_settings
@@ -20,9 +21,10 @@ def project_config() -> dict[str, str]:
 try:
     settings = parse_settings(decode_config(project_config()))
     check_adopted_subnet(settings.network)
+    identities = look_up_identities(settings)
 except ConfigError as err:
     raise pulumi.RunError(str(err)) from None
 
-foundation = OctaviaFoundation("octavia", settings)
+foundation = OctaviaFoundation("octavia", settings, identities)
 for output_name in OUTPUT_NAMES:
     pulumi.export(output_name, foundation.outputs[output_name])

@@ -26,13 +26,14 @@ import pulumi  # noqa: E402
 sdk_imported = time.perf_counter()
 import pulumi_openstack  # noqa: E402,F401
 from components.foundation import OctaviaFoundation  # noqa: E402
+from components.identity import look_up_identities  # noqa: E402
 from components.settings import decode_config, parse_settings  # noqa: E402
 
 ours_imported = time.perf_counter()
 
 
 class InstantMocks(pulumi.runtime.Mocks):
-    """Every resource is created as declared; the one lookup (the service project) answers at once."""
+    """Every resource is created as declared; the identity lookups (service project, Octavia user) answer at once."""
 
     def new_resource(self, args):
         return f"{args.name}-id", dict(args.inputs)
@@ -50,9 +51,11 @@ def main() -> int:
     settings = parse_settings(decode_config(raw))
     t1 = time.perf_counter()
 
+    identities = look_up_identities(settings)
+
     @pulumi.runtime.test
     def program():
-        return pulumi.Output.all(*OctaviaFoundation("octavia", settings).outputs.values())
+        return pulumi.Output.all(*OctaviaFoundation("octavia", settings, identities).outputs.values())
 
     program()
     profile.disable()

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import pulumi
-import pulumi_openstack as openstack
 
 from components.compute import AmphoraFlavor, AmphoraFlavorArgs, AmphoraKeypair, AmphoraKeypairArgs
 from components.firewall import render_health_manager_firewalls
 from components.health_manager import HealthManagerPorts, HealthManagerPortsArgs
+from components.identity import Identities
 from components.image import AmphoraImages, AmphoraImagesArgs
 from components.network import ManagementNetwork, ManagementNetworkArgs
 from components.octavia_flavors import OctaviaFlavors, OctaviaFlavorsArgs
@@ -44,14 +44,12 @@ LOG_TARGETS = {"admin_log_targets": LOG_OFFLOAD_PORTS["admin-log"], "tenant_log_
 class OctaviaFoundation(pulumi.ComponentResource):
     """Attribute `outputs`: the stack outputs, keyed by components.outputs.OUTPUT_NAMES."""
 
-    def __init__(self, name: str, settings: Settings, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(
+        self, name: str, settings: Settings, identities: Identities, opts: Optional[pulumi.ResourceOptions] = None
+    ):
         super().__init__("octavia-infra:foundation:OctaviaFoundation", name, None, opts)
         prefix, child = settings.name_prefix, pulumi.ResourceOptions(parent=self)
-        project_id = openstack.identity.get_project_output(
-            name=settings.service_project,
-            domain_id=settings.service_project_domain,
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        ).id
+        project_id = identities.service_project_id
 
         network = ManagementNetwork(
             f"{name}-mgmt", ManagementNetworkArgs(settings.network, prefix, settings.protect), child
@@ -82,7 +80,7 @@ class OctaviaFoundation(pulumi.ComponentResource):
         )
         if settings.capacity.manage_quotas:
             ServiceQuotas(f"{name}-quotas", ServiceQuotasArgs(quota_values(settings), project_id), child)
-        key_name, private_key = self._keypair(name, settings)
+        key_name, private_key = self._keypair(name, settings, identities.octavia_user_id)
         pki = OctaviaPki(
             f"{name}-pki",
             settings.pki,
@@ -117,15 +115,11 @@ class OctaviaFoundation(pulumi.ComponentResource):
         self.outputs = {name: outputs[name] for name in OUTPUT_NAMES}
         self.register_outputs(self.outputs)
 
-    def _keypair(self, name: str, settings: Settings) -> tuple[pulumi.Input[str], pulumi.Input[str]]:
+    def _keypair(
+        self, name: str, settings: Settings, octavia_user_id: Optional[str]
+    ) -> tuple[pulumi.Input[str], pulumi.Input[str]]:
         if not settings.access.ssh_enabled:
             return "", pulumi.Output.secret("")
-        # Looked up only with SSH on: the keypair is the one thing Octavia's user must own.
-        octavia_user_id = openstack.identity.get_user_output(
-            name=settings.octavia_service_user,
-            domain_id=settings.service_project_domain,
-            opts=pulumi.InvokeOutputOptions(parent=self),
-        ).id
         keypair = AmphoraKeypair(
             f"{name}-ssh",
             AmphoraKeypairArgs(settings.access.ssh_public_key, settings.name_prefix, octavia_user_id),

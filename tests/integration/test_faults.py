@@ -38,6 +38,11 @@ BAD_CONFIGS = [
      ["config spare_amphora_pool_size=2", "removed from Octavia in Xena"]),
     ("ssh-key-unreadable", {"ssh_public_key": "ssh-ed25519 AAAA-not-a-key operator"},
      ["config ssh_public_key='ssh-ed25519 AAAA-not-a-key operator'", "whose key data decodes"]),
+    # Names Keystone does not know: looked up before anything is declared.
+    ("unknown-service-project", {"service_project": "servcie"},
+     ["config service_project='servcie'", "a project in domain 'default'", "returned no results"]),
+    ("unknown-octavia-user", {"octavia_service_user": "octavai"},
+     ["config octavia_service_user='octavai'", "a user in domain 'default'", "returned no results"]),
     # Types are checked by the engine against Pulumi.yaml's schema, before the program runs; its
     # message names the key and the type (not the value).
     ("string-for-array", {"health_manager_hosts": "ctl1"},
@@ -59,9 +64,10 @@ def test_bad_config_fails_before_any_cloud_call(stacks, devcloud_env, overrides,
         for fragment in expected:
             assert fragment in text, f"{operation.__name__}: {fragment!r} not in:\n{text}"
         assert "Traceback" not in text  # one message, not a stack trace
-    # Nothing in the state but the stack itself, and nothing in the cloud.
+    # Nothing in the state but the stack itself (and the OpenStack provider once a Keystone lookup
+    # ran), and nothing in the cloud.
     resources = stack.export_stack().deployment.get("resources") or []
-    assert {r["type"] for r in resources} <= {"pulumi:pulumi:Stack"}, resources
+    assert {r["type"] for r in resources} <= {"pulumi:pulumi:Stack", "pulumi:providers:openstack"}, resources
     leftovers = {kind: [o.name for o in found] for kind, found in cloud_objects(connect(stack.workspace.env_vars), prefix_of(stack)).items() if found}
     assert not leftovers
 

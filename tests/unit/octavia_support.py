@@ -18,6 +18,7 @@ from pulumi.dynamic.dynamic import PROVIDER_KEY
 from pulumi.runtime.rpc import unwrap_rpc_secret
 
 from components.foundation import OctaviaFoundation
+from components.identity import look_up_identities
 from components.pki_provider import CertificateAuthorityProvider, ClientCertificateProvider, RandomSecretProvider
 from components.settings import decode_config, parse_settings
 
@@ -113,6 +114,7 @@ def declare(config: dict[str, Any], image_owner: str = PROJECT_ID) -> Run:
     settings = parse_settings(config)
     run = Run()
     pulumi.runtime.set_mocks(RecordingMocks(run, image_owner), project="octavia-infra", stack="unit", preview=False)
+    identities = look_up_identities(settings)
 
     def record_options(args: pulumi.ResourceTransformationArgs):
         run.resources.append(Declared("__opts__", args.name, {}, args.opts))
@@ -120,7 +122,9 @@ def declare(config: dict[str, Any], image_owner: str = PROJECT_ID) -> Run:
 
     @pulumi.runtime.test
     def program():
-        foundation = OctaviaFoundation("octavia", settings, pulumi.ResourceOptions(transformations=[record_options]))
+        foundation = OctaviaFoundation(
+            "octavia", settings, identities, pulumi.ResourceOptions(transformations=[record_options])
+        )
         return pulumi.Output.all(*(_resolve(run, name, value) for name, value in foundation.outputs.items()))
 
     program()

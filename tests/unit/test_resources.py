@@ -9,6 +9,7 @@ import pytest
 from components.compute import AmphoraFlavor, AmphoraFlavorArgs
 from components.errors import ConfigError
 from components.health_manager import ip_port
+from components.identity import Identities, look_up_identities
 from components.network import check_adopted_subnet
 from components.octavia_flavors import flavor_data
 from components.settings import parse_settings
@@ -166,6 +167,43 @@ def test_an_adopted_subnet_must_match_the_config(config, subnet, key, valid):
 def test_a_created_network_is_not_looked_up(config):
     pulumi.runtime.set_mocks(SubnetLookup({}), preview=True)
     check_adopted_subnet(parse_settings(config).network)
+
+
+class KeystoneLookup(pulumi.runtime.Mocks):
+    """Keystone as the identity lookups see it: the projects and users that exist, by name."""
+
+    def __init__(self, projects: set, users: set):
+        self.projects, self.users = projects, users
+
+    def new_resource(self, args):
+        raise AssertionError("nothing is declared before the lookups")
+
+    def call(self, args):
+        known = {"openstack:identity/getProject:getProject": self.projects,
+                 "openstack:identity/getUser:getUser": self.users}[args.token]
+        if args.args["name"] not in known:
+            raise Exception("1 error occurred:\n\t* Your query returned no results. Please change your search criteria")
+        return {"id": f"{args.args['name']}-id", "name": args.args["name"]}
+
+
+@pytest.mark.parametrize("overrides, key", [
+    ({"service_project": "servcie"}, "service_project"),
+    ({"ssh_enabled": True, "octavia_service_user": "octavai"}, "octavia_service_user"),
+])
+def test_a_name_keystone_does_not_know_is_a_config_error(config, overrides, key):
+    settings = parse_settings({**config, **overrides})
+    pulumi.runtime.set_mocks(KeystoneLookup({"service"}, {"octavia"}), preview=True)
+    with pytest.raises(ConfigError) as raised:
+        look_up_identities(settings)
+    assert raised.value.key == key and raised.value.value == overrides[key]
+    assert "Your query returned no results" in raised.value.valid
+
+
+def test_identities_found_and_the_user_only_with_ssh(config):
+    pulumi.runtime.set_mocks(KeystoneLookup({"service"}, {"octavia"}), preview=True)
+    assert look_up_identities(parse_settings({**config, "ssh_enabled": True})) == Identities("service-id", "octavia-id")
+    pulumi.runtime.set_mocks(KeystoneLookup({"service"}, set()), preview=True)
+    assert look_up_identities(parse_settings(config)) == Identities("service-id", None)
 
 
 # --- security groups --------------------------------------------------------------------------
