@@ -23,7 +23,7 @@ OctaviaPki attributes (pulumi.Output[str]; (s) = secret) and the octavia.conf op
     heartbeat_key (s)                 [health_manager] heartbeat_key
     server_ca_expires_at, client_ca_expires_at, client_cert_expires_at   ISO 8601 UTC
 
-Config keys (all optional; defaults and reasons in the dataclasses below and docs/pki.md):
+Config keys (all optional; defaults declared in Pulumi.yaml, their reasons in docs/pki.md):
     pki.server_ca.* and pki.client_ca.*:
         key_type, key_size, validity_days, expiry_warning_days, generation, keep_previous_until,
         subject.{common_name,organization,organizational_unit,country},
@@ -49,8 +49,10 @@ from components import pki_crypto as crypto
 from components.errors import ConfigError
 from components.pki_crypto import KEY_SIZES, SERVER_CERTS_KEY_PASSPHRASE_BYTES, Subject
 from components.pki_provider import CertificateAuthority, ClientCertificate, RandomSecret, pki_now, renewal_due
+from components.schema import load_schema
 
 # --- Settings ------------------------------------------------------------------------------------
+# Defaults live in Pulumi.yaml (config key `pki`), the reasons for them in docs/pki.md.
 
 
 @dataclass(frozen=True)
@@ -71,66 +73,51 @@ class ExistingCa:
 class CaSettings:
     """One certificate authority (server CA or client CA).
 
-    key_type / key_size: rsa 4096 by default: a CA lives ten years, past 2030 when NIST SP 800-57
-        retires 2048-bit RSA; rsa 2048/3072/4096 and ec 256/384 (P-256/P-384) are accepted.
-    validity_days: 3650 (10 years): rolling a CA over means failing over every amphora, so
-        make it rare.
-    expiry_warning_days: 365: every preview and up warns once the CA expires within this many
-        days, leaving a year to plan a rollover. CAs never roll over by themselves because a
-        rollover needs an amphora failover window.
-    generation: 1: bump it to roll the CA over (a new key and certificate; the old one is kept
-        as "previous" in state).
-    keep_previous_until: none: up to and including this date (YYYY-MM-DD), the previous CA stays
-        in the trust bundle (server_ca / client_ca) and, for the client CA, keeps signing the
-        controllers' client certificate, so amphorae booted before the rollover keep working while
-        amphorae booted after it trust both. Set it to the date by which all amphorae will have
-        been failed over. Unset: the new CA takes over at once.
-    subject: the certificate subject; only common_name is required.
+    generation: bump it to roll the CA over (a new key and certificate; the old one is kept as
+        "previous" in state). CAs never roll over by themselves: a rollover needs an amphora
+        failover window.
+    keep_previous_until: up to and including this date, the previous CA stays in the trust
+        bundle (server_ca / client_ca) and, for the client CA, keeps signing the controllers'
+        client certificate, so amphorae booted before the rollover keep working. None: the new
+        CA takes over at once.
     existing: import this CA instead of generating one (key/validity/subject/generation unused).
     """
 
     subject: Subject
-    key_type: str = "rsa"
-    key_size: int = 4096
-    validity_days: int = 3650
-    expiry_warning_days: int = 365
-    generation: int = 1
+    key_type: str
+    key_size: int
+    validity_days: int
+    expiry_warning_days: int
+    generation: int
     keep_previous_until: Optional[datetime.date] = None
     existing: Optional[ExistingCa] = None
 
 
 @dataclass(frozen=True)
 class ClientCertSettings:
-    """The controllers' TLS client certificate, signed by the client CA.
+    """The controllers' TLS client certificate, signed by the client CA and renewed by `up`
+    once it expires within renew_before_days."""
 
-    key_type / key_size: rsa 3072: strong past 2030, and RSA is what every amphora image's TLS
-        stack accepts; ec 256/384 work too.
-    validity_days: 730 (2 years): short-lived because it is renewed automatically.
-    renew_before_days: 30: once the certificate expires within this many days, preview shows a
-        replacement and up reissues it; must be shorter than validity_days.
-    subject: the certificate subject.
-    """
-
-    subject: Subject = Subject(common_name="octavia-controller")
-    key_type: str = "rsa"
-    key_size: int = 3072
-    validity_days: int = 730
-    renew_before_days: int = 30
+    subject: Subject
+    key_type: str
+    key_size: int
+    validity_days: int
+    renew_before_days: int
 
 
 @dataclass(frozen=True)
 class PkiSettings:
     """Everything the `pki` config section controls.
 
-    heartbeat_key / server_certs_key_passphrase: none: generated once and kept in state. Set
+    heartbeat_key / server_certs_key_passphrase: None: generated once and kept in state. Set
         them (secret config) only to carry over the values of an existing deployment: running
         amphorae sign heartbeats with the old key, and Octavia decrypts stored amphora keys with
         the old passphrase (which must be exactly 32 base64url characters).
     """
 
-    server_ca: CaSettings = CaSettings(subject=Subject(common_name="Octavia amphora server CA"))
-    client_ca: CaSettings = CaSettings(subject=Subject(common_name="Octavia controller client CA"))
-    client_cert: ClientCertSettings = ClientCertSettings()
+    server_ca: CaSettings
+    client_ca: CaSettings
+    client_cert: ClientCertSettings
     heartbeat_key: Optional[str] = field(default=None, repr=False)
     server_certs_key_passphrase: Optional[str] = field(default=None, repr=False)
 
@@ -146,18 +133,25 @@ _NAME_FIELD_MAX = 64  # RFC 5280 upper bound for CN, O and OU
 _OTHER_TYPE_KEY_SIZE = {"rsa": 3072, "ec": 256}
 
 
-class _Section:
-    """A config mapping at a dotted key path; every accessor raises ConfigError naming the key."""
+def pki_defaults() -> dict[str, Any]:
+    """The `pki` default object declared in Pulumi.yaml."""
+    return load_schema()["pki"].default
 
-    def __init__(self, data: Any, path: str, known: tuple[str, ...]):
+
+class _Section:
+    """A config mapping at a dotted key path, over its defaults; every accessor raises ConfigError
+    naming the key. Its known keys are the defaults' keys."""
+
+    def __init__(self, data: Any, path: str, defaults: dict[str, Any]):
         if data is None:
             data = {}
         if not isinstance(data, dict):
             raise ConfigError(path, data, "must be a mapping")
+        known = tuple(defaults)
         unknown = sorted(set(data) - set(known))
         if unknown:
             raise ConfigError(f"{path}.{unknown[0]}", data[unknown[0]], f"unknown key; valid: {', '.join(known)}")
-        self.data, self.path = data, path
+        self.data, self.path, self.defaults = data, path, defaults
 
     def key(self, name: str) -> str:
         return f"{self.path}.{name}"
@@ -165,20 +159,23 @@ class _Section:
     def has(self, name: str) -> bool:
         return self.data.get(name) is not None
 
-    def integer(self, name: str, default: int, minimum: int) -> int:
-        value = self.data.get(name, default)
+    def value(self, name: str) -> Any:
+        return self.data.get(name, self.defaults[name])
+
+    def integer(self, name: str, minimum: int) -> int:
+        value = self.value(name)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ConfigError(self.key(name), value, f"must be a whole number >= {minimum}")
         return value
 
-    def text(self, name: str, default: Optional[str], secret: bool = False) -> Optional[str]:
-        value = self.data.get(name, default)
+    def text(self, name: str, secret: bool = False) -> Optional[str]:
+        value = self.value(name)
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ConfigError(self.key(name), SECRET_SHOWN_AS if secret else value, "must be a non-empty string")
         return value
 
     def date(self, name: str) -> Optional[datetime.date]:
-        value = self.data.get(name)
+        value = self.value(name)
         if isinstance(value, datetime.datetime):
             return value.date()
         if value is None or isinstance(value, datetime.date):  # YAML loaders may yield dates
@@ -189,11 +186,11 @@ class _Section:
             raise ConfigError(self.key(name), value, "must be a date, YYYY-MM-DD") from None
 
 
-def _parse_key(section: _Section, defaults: Any) -> dict[str, Any]:
-    key_type = section.data.get("key_type", defaults.key_type)
+def _parse_key(section: _Section) -> dict[str, Any]:
+    key_type = section.value("key_type")
     if key_type not in KEY_SIZES:
         raise ConfigError(section.key("key_type"), key_type, f"unknown key type; valid: {', '.join(KEY_SIZES)}")
-    default_size = defaults.key_size if key_type == defaults.key_type else _OTHER_TYPE_KEY_SIZE[key_type]
+    default_size = section.defaults["key_size"] if key_type == section.defaults["key_type"] else _OTHER_TYPE_KEY_SIZE[key_type]
     key_size = section.data.get("key_size", default_size)
     if key_size not in KEY_SIZES[key_type]:
         sizes = ", ".join(map(str, KEY_SIZES[key_type]))
@@ -201,35 +198,39 @@ def _parse_key(section: _Section, defaults: Any) -> dict[str, Any]:
     return {"key_type": key_type, "key_size": key_size}
 
 
-def _parse_subject(data: Any, path: str, default: Subject) -> Subject:
-    section = _Section(data, path, tuple(f.name for f in dataclasses.fields(Subject)))
-    values = {name: section.text(name, None) for name in section.data}
-    subject = dataclasses.replace(default, **values)
+def _parse_subject(section: _Section) -> Subject:
+    subject_section = _Section(section.data.get("subject"), section.key("subject"), section.defaults["subject"])
+    subject = Subject(**{name: subject_section.text(name) for name in subject_section.defaults})
+    if subject.common_name is None:
+        raise ConfigError(subject_section.key("common_name"), None, "must be a non-empty string")
     for name in ("common_name", "organization", "organizational_unit"):
         value = getattr(subject, name)
         if value is not None and len(value) > _NAME_FIELD_MAX:
-            raise ConfigError(section.key(name), value, f"at most {_NAME_FIELD_MAX} characters")
+            raise ConfigError(subject_section.key(name), value, f"at most {_NAME_FIELD_MAX} characters")
     if subject.country is not None and not _COUNTRY.fullmatch(subject.country):
-        raise ConfigError(section.key("country"), subject.country, "two upper-case letters (ISO 3166), e.g. DE")
+        raise ConfigError(subject_section.key("country"), subject.country, "two upper-case letters (ISO 3166), e.g. DE")
     return subject
 
 
-def _shorter_than_validity(section: _Section, name: str, default: int, validity_days: int) -> int:
-    days = section.integer(name, default, minimum=0)
+def _shorter_than_validity(section: _Section, name: str, validity_days: int) -> int:
+    days = section.integer(name, minimum=0)
     if days >= validity_days:
         raise ConfigError(section.key(name), days, f"must be shorter than validity_days ({validity_days})")
     return days
 
 
+_EXISTING_CA_KEYS = {name: None for name in ("certificate_pem", "private_key_pem", "private_key_passphrase")}
+
+
 def _parse_existing_ca(data: Any, path: str) -> ExistingCa:
-    section = _Section(data, path, tuple(f.name for f in dataclasses.fields(ExistingCa)))
+    section = _Section(data, path, _EXISTING_CA_KEYS)
     for name in ("certificate_pem", "private_key_pem"):
         if not section.has(name):
             raise ConfigError(section.key(name), None, "required when importing an existing CA")
     existing = ExistingCa(
-        certificate_pem=section.text("certificate_pem", None),
-        private_key_pem=section.text("private_key_pem", None, secret=True),
-        private_key_passphrase=section.text("private_key_passphrase", None, secret=True),
+        certificate_pem=section.text("certificate_pem"),
+        private_key_pem=section.text("private_key_pem", secret=True),
+        private_key_passphrase=section.text("private_key_passphrase", secret=True),
     )
     try:
         certificate = crypto.load_certificate(existing.certificate_pem)
@@ -249,43 +250,43 @@ def _parse_existing_ca(data: Any, path: str) -> ExistingCa:
     return existing
 
 
-def _parse_ca(data: Any, path: str, default: CaSettings) -> CaSettings:
-    section = _Section(data, path, tuple(f.name for f in dataclasses.fields(CaSettings)))
-    validity_days = section.integer("validity_days", default.validity_days, minimum=1)
+def _parse_ca(data: Any, path: str, defaults: dict[str, Any]) -> CaSettings:
+    section = _Section(data, path, defaults)
+    validity_days = section.integer("validity_days", minimum=1)
     return CaSettings(
-        **_parse_key(section, default),
+        **_parse_key(section),
         validity_days=validity_days,
-        expiry_warning_days=_shorter_than_validity(section, "expiry_warning_days", default.expiry_warning_days, validity_days),
-        generation=section.integer("generation", default.generation, minimum=1),
+        expiry_warning_days=_shorter_than_validity(section, "expiry_warning_days", validity_days),
+        generation=section.integer("generation", minimum=1),
         keep_previous_until=section.date("keep_previous_until"),
-        subject=_parse_subject(section.data.get("subject"), section.key("subject"), default.subject),
+        subject=_parse_subject(section),
         existing=_parse_existing_ca(section.data["existing"], section.key("existing")) if section.has("existing") else None,
     )
 
 
-def _parse_client_cert(data: Any, path: str, default: ClientCertSettings) -> ClientCertSettings:
-    section = _Section(data, path, tuple(f.name for f in dataclasses.fields(ClientCertSettings)))
-    validity_days = section.integer("validity_days", default.validity_days, minimum=1)
+def _parse_client_cert(data: Any, path: str, defaults: dict[str, Any]) -> ClientCertSettings:
+    section = _Section(data, path, defaults)
+    validity_days = section.integer("validity_days", minimum=1)
     return ClientCertSettings(
-        **_parse_key(section, default),
+        **_parse_key(section),
         validity_days=validity_days,
-        renew_before_days=_shorter_than_validity(section, "renew_before_days", default.renew_before_days, validity_days),
-        subject=_parse_subject(section.data.get("subject"), section.key("subject"), default.subject),
+        renew_before_days=_shorter_than_validity(section, "renew_before_days", validity_days),
+        subject=_parse_subject(section),
     )
 
 
 def parse_pki_settings(data: Optional[dict[str, Any]], path: str = "pki") -> PkiSettings:
-    """Validate the `pki` config section (a plain dict, None for all defaults)."""
-    section = _Section(data, path, tuple(f.name for f in dataclasses.fields(PkiSettings)))
-    defaults = PkiSettings()
-    passphrase = section.text("server_certs_key_passphrase", None, secret=True)
+    """Validate the `pki` config section (a plain dict of the keys that differ from the defaults)."""
+    defaults = pki_defaults()
+    section = _Section(data, path, defaults)
+    passphrase = section.text("server_certs_key_passphrase", secret=True)
     if passphrase is not None and not _BASE64URL_32.fullmatch(passphrase):
         raise ConfigError(section.key("server_certs_key_passphrase"), SECRET_SHOWN_AS, "exactly 32 base64url characters (A-Z a-z 0-9 - _)")
     return PkiSettings(
-        server_ca=_parse_ca(section.data.get("server_ca"), section.key("server_ca"), defaults.server_ca),
-        client_ca=_parse_ca(section.data.get("client_ca"), section.key("client_ca"), defaults.client_ca),
-        client_cert=_parse_client_cert(section.data.get("client_cert"), section.key("client_cert"), defaults.client_cert),
-        heartbeat_key=section.text("heartbeat_key", None, secret=True),
+        server_ca=_parse_ca(section.data.get("server_ca"), section.key("server_ca"), defaults["server_ca"]),
+        client_ca=_parse_ca(section.data.get("client_ca"), section.key("client_ca"), defaults["client_ca"]),
+        client_cert=_parse_client_cert(section.data.get("client_cert"), section.key("client_cert"), defaults["client_cert"]),
+        heartbeat_key=section.text("heartbeat_key", secret=True),
         server_certs_key_passphrase=passphrase,
     )
 

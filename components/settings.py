@@ -8,16 +8,13 @@ ConfigError naming the key, the bad value and what would be valid.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
-import functools
 import ipaddress
 import json
 import math
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
 import yaml
@@ -28,11 +25,7 @@ from components.errors import ConfigError
 from components.image_manifest import SUFFIX as MANIFEST_SUFFIX, file_sha256, read_manifest
 from components.netmath import IPAddress, IPNetwork, IpRange, default_pools, first_overlap
 from components.pki import parse_pki_settings
-
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "Pulumi.yaml"
-
-# Objects parsed by their own model instead of being declared in Pulumi.yaml.
-STRUCTURED_KEYS = ("pki",)
+from components.schema import ConfigKey, load_schema
 
 # Options that existed once and were removed (upstream, or here): asking for them is an error that
 # says so.
@@ -75,32 +68,6 @@ _INTERFACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$")
 # --- the schema ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ConfigKey:
-    name: str
-    type: str
-    default: Any
-    description: str
-    item_type: Optional[str] = None
-
-
-@functools.lru_cache(maxsize=None)
-def load_schema(path: Path = SCHEMA_PATH) -> Mapping[str, ConfigKey]:
-    """The project config schema of Pulumi.yaml, keyed by config key."""
-    # libyaml's loader parses Pulumi.yaml in a tenth of the pure-Python loader's time (every run pays it).
-    declared = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["config"]
-    return {
-        name: ConfigKey(
-            name,
-            spec["type"],
-            spec.get("default"),
-            spec.get("description", ""),
-            (spec.get("items") or {}).get("type"),
-        )
-        for name, spec in declared.items()
-    }
-
-
 _PYTHON_TYPES = {"string": (str,), "integer": (int,), "boolean": (bool,), "array": (list, tuple), "object": (dict,)}
 
 
@@ -112,11 +79,14 @@ def _matches(value: Any, type_name: str) -> bool:
 
 
 def _typed_values(raw: Mapping[str, Any], schema: Mapping[str, ConfigKey]) -> dict[str, Any]:
-    """Defaults merged with raw values, after rejecting removed, unknown and mistyped keys."""
+    """Defaults merged with raw values, after rejecting removed, unknown, missing and mistyped keys."""
     _reject_unknown(raw, schema)
     for key, value in raw.items():
-        if key in schema:
-            _check_type(key, value, schema[key])
+        _check_type(key, value, schema[key])
+    for key, spec in schema.items():
+        if spec.default is None and key not in raw:  # Pulumi says so first; kept for callers without it
+            shapes = " or ".join(map(str, RECORD_SHAPES.get(key, ())))
+            raise ConfigError(key, None, f"required: a list of {shapes} (see Pulumi.yaml)" if shapes else "required")
     return {**{name: spec.default for name, spec in schema.items()}, **raw}
 
 
@@ -124,7 +94,10 @@ def _reject_unknown(raw: Mapping[str, Any], schema: Mapping[str, ConfigKey]) -> 
     for key in raw:
         if key in REMOVED_KEYS:
             raise ConfigError(key, raw[key], REMOVED_KEYS[key])
-    known = sorted([*schema, *STRUCTURED_KEYS])
+        if key in REPLACED_KEYS:
+            new_key, convert = REPLACED_KEYS[key]
+            raise ConfigError(key, raw[key], f"replaced by {new_key}; written in its form: {new_key}: {_flow(convert(raw))}")
+    known = sorted(schema)
     for key in raw:
         if key not in known:
             guess = difflib.get_close_matches(key, known, n=1)
@@ -134,9 +107,119 @@ def _reject_unknown(raw: Mapping[str, Any], schema: Mapping[str, ConfigKey]) -> 
 
 def _check_type(key: str, value: Any, spec: ConfigKey) -> None:
     if not _matches(value, spec.type):
-        raise ConfigError(key, value, f"must be of type {spec.type}")
-    if spec.type == "array" and not all(_matches(item, spec.item_type) for item in value):
-        raise ConfigError(key, value, f"every item must be of type {spec.item_type}")
+        raise ConfigError(key, value, f"must be of type {spec.type}{_in_new_form(key, value)}")
+    if spec.type != "array":
+        return
+    for index, item in enumerate(value):
+        if not _matches(item, spec.item_type):
+            hint = _in_new_form(key, [item], item=True) if isinstance(item, str) else ""
+            raise ConfigError(f"{key}[{index}]", item, f"must be of type {spec.item_type}{hint}")
+
+
+# --- objects in arrays, and the string forms they replaced ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The fields of one kind of record in an array of objects; every field value is a string."""
+
+    required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
+
+    def fits(self, record: Mapping) -> bool:
+        return set(self.required) <= set(record) <= {*self.required, *self.optional}
+
+    def __str__(self) -> str:
+        fields = [*self.required, *(f"{name} (optional)" for name in self.optional)]
+        return "{" + ", ".join(fields) + "}"
+
+
+# Each array of objects and the shapes its items may take (Pulumi.yaml describes them).
+RECORD_SHAPES = {
+    "mgmt_allocation_pools": (Shape(("start", "end")),),
+    "mgmt_reserved_ranges": (Shape(("start", "end")), Shape(("cidr",))),
+    "mgmt_host_routes": (Shape(("destination", "nexthop")),),
+    "health_managers": (Shape(("host",), ("ip", "interface")),),
+    "amp_images": (Shape(("version", "source")), Shape(("manifest",))),
+}
+
+
+def _split(text: str, separator: str, names: tuple[str, str]) -> dict[str, str]:
+    first, _, second = (part.strip() for part in text.partition(separator))
+    return {names[0]: first, names[1]: second}
+
+
+def _old_range(text: str) -> dict[str, str]:
+    if "/" in text:
+        return {"cidr": text.strip()}
+    record = _split(text, "-", ("start", "end"))
+    return {**record, "end": record["end"] or record["start"]}
+
+
+def _old_image(text: str) -> dict[str, str]:
+    return _split(text, "=", ("version", "source")) if "=" in text else {"manifest": text.strip()}
+
+
+# The string forms values had before config was structured: each item's old form -> its new form.
+# Only used to show an operator their value rewritten; the old forms are not accepted.
+OLD_ITEM_FORMS: dict[str, Callable[[str], Any]] = {
+    "mgmt_allocation_pools": _old_range,
+    "mgmt_reserved_ranges": _old_range,
+    "mgmt_host_routes": lambda text: _split(text, " via ", ("destination", "nexthop")),
+    "amp_images": _old_image,
+}
+
+
+def _old_health_managers(raw: Mapping) -> list[dict[str, Any]]:
+    """health_manager_hosts ("host" or "host=IP") and health_manager_interfaces ("host=INTERFACE")
+    as health_managers records (those already given when only the interfaces are old)."""
+    records = [_split(text, "=", ("host", "ip")) for text in raw.get("health_manager_hosts", [])]
+    records = [{k: v for k, v in r.items() if v} for r in records] or [
+        dict(r) for r in raw.get("health_managers") or [] if isinstance(r, dict)
+    ]
+    interfaces = dict(_split(text, "=", ("host", "interface")).values() for text in raw.get("health_manager_interfaces", []))
+    return [{**r, **({"interface": interfaces[r.get("host")]} if r.get("host") in interfaces else {})} for r in records]
+
+
+# Keys replaced by structured ones: old key -> (new key, the raw config rewritten as the new key's value).
+REPLACED_KEYS: dict[str, tuple[str, Callable[[Mapping], Any]]] = {
+    "health_manager_hosts": ("health_managers", _old_health_managers),
+    "health_manager_interfaces": ("health_managers", _old_health_managers),
+}
+
+
+def _flow(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=1 << 16).strip()
+
+
+def _in_new_form(key: str, value: Any, item: bool = False) -> str:
+    """'; written as ...' for a value in a replaced string form, else ''."""
+    if key == "amp_flavor_extra_specs" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return f"; written as an object: {_flow(dict(_split(v, '=', ('k', 'v')).values() for v in value))}"
+    if key in OLD_ITEM_FORMS and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        converted = [OLD_ITEM_FORMS[key](v) for v in value]
+        return f"; written as an object: {_flow(converted[0])}" if item else f"; written as objects: {_flow(converted)}"
+    return ""
+
+
+def _records(values: Mapping, key: str) -> list[tuple[str, dict[str, str]]]:
+    """The items of an array of objects with their paths (key[i]), each checked against its shapes."""
+    shapes, records = RECORD_SHAPES[key], []
+    fields = sorted({name for shape in shapes for name in (*shape.required, *shape.optional)})
+    valid = " or ".join(str(shape) for shape in shapes)
+    for index, record in enumerate(values[key]):
+        path = f"{key}[{index}]"
+        for name, value in record.items():
+            if name not in fields:
+                guess = difflib.get_close_matches(name, fields, n=1)
+                hint = f"did you mean {guess[0]}? " if guess else ""
+                raise ConfigError(f"{path}.{name}", value, f"unknown field; {hint}an item is {valid}")
+            if not isinstance(value, str):
+                raise ConfigError(f"{path}.{name}", value, 'a string (quote it in YAML, e.g. version: "2025.1")')
+        if not any(shape.fits(record) for shape in shapes):
+            raise ConfigError(path, record, f"an object {valid}")
+        records.append((path, record))
+    return records
 
 
 def decode_config(raw: Mapping[str, str], schema: Optional[Mapping[str, ConfigKey]] = None) -> dict[str, Any]:
@@ -198,7 +281,7 @@ class NetworkSettings:
 class HealthManagerHost:
     name: str
     ip: Optional[IPAddress]  # None: Neutron allocates from the pools
-    interface: str = ""  # the host's management interface (health_manager_interface[s])
+    interface: str  # the host's management interface (its own, or health_manager_interface)
 
 
 @dataclass(frozen=True)
@@ -421,24 +504,33 @@ def _gateway(values: Mapping, cidr: IPNetwork) -> Optional[IPAddress]:
     return gateway
 
 
+def _range(path: str, record: Mapping[str, str]) -> IpRange:
+    """A {start, end} or {cidr} record as a range."""
+    try:
+        if "cidr" in record:
+            return IpRange.parse(record["cidr"])
+        start, end = (ipaddress.ip_address(record[name].strip()) for name in ("start", "end"))
+    except ValueError:
+        raise ConfigError(path, record, "IP addresses (or a CIDR) of one IP version") from None
+    if start.version != end.version or start > end:
+        raise ConfigError(path, record, "start and end of one IP version, start <= end")
+    return IpRange(start, end)
+
+
 def _pools(values: Mapping, cidr: IPNetwork) -> tuple[IpRange, ...]:
-    key, items = "mgmt_allocation_pools", values["mgmt_allocation_pools"]
-    pools = []
-    for text in items:
-        try:
-            pool = IpRange.parse(text)
-        except ValueError:
-            raise ConfigError(key, text, '"start-end" with both addresses of one IP version, start <= end') from None
+    key, pools = "mgmt_allocation_pools", []
+    for path, record in _records(values, key):
+        pool = _range(path, record)
         if (
             not pool.within(cidr)
             or pool.contains(cidr.network_address)
             or (cidr.version == 4 and pool.contains(cidr.broadcast_address))
         ):
-            raise ConfigError(key, text, f"a range of host addresses inside {cidr}")
+            raise ConfigError(path, record, f"a range of host addresses inside {cidr}")
         pools.append(pool)
     overlap = first_overlap(pools)
     if overlap:
-        raise ConfigError(key, items, f"pools that do not overlap; {overlap[0]} overlaps {overlap[1]}")
+        raise ConfigError(key, values[key], f"pools that do not overlap; {overlap[0]} overlaps {overlap[1]}")
     return tuple(sorted(pools))
 
 
@@ -446,15 +538,9 @@ def _check_pools_avoid(values: Mapping, pools: tuple[IpRange, ...], gateway: Opt
     """Pools must leave the gateway, reserved ranges and used addresses alone."""
     if gateway and any(pool.contains(gateway) for pool in pools):
         raise ConfigError("mgmt_gateway_ip", str(gateway), f"an address outside the allocation pools {_joined(pools)}")
-    for text in values["mgmt_reserved_ranges"]:
-        try:
-            reserved = IpRange.parse(text)
-        except ValueError:
-            raise ConfigError("mgmt_reserved_ranges", text, '"start-end" or a CIDR') from None
-        if any(pool.overlaps(reserved) for pool in pools):
-            raise ConfigError(
-                "mgmt_reserved_ranges", text, f"a range outside the allocation pools {_joined(pools)}; shrink the pools"
-            )
+    for path, record in _records(values, "mgmt_reserved_ranges"):
+        if any(pool.overlaps(_range(path, record)) for pool in pools):
+            raise ConfigError(path, record, f"a range outside the allocation pools {_joined(pools)}; shrink the pools")
     for text in values["mgmt_used_ips"]:
         used = _address("mgmt_used_ips", text)
         if any(pool.contains(used) for pool in pools):
@@ -529,16 +615,14 @@ def _dns_servers(values: Mapping, cidr: IPNetwork) -> tuple[IPAddress, ...]:
 
 def _host_routes(values: Mapping, cidr: IPNetwork) -> tuple[HostRoute, ...]:
     key, routes = "mgmt_host_routes", []
-    for text in values[key]:
-        destination_text, via, nexthop_text = text.partition(" via ")
+    for path, record in _records(values, key):
         try:
-            route = HostRoute(
-                ipaddress.ip_network(destination_text.strip()), ipaddress.ip_address(nexthop_text.strip())
-            )
+            destination = ipaddress.ip_network(record["destination"].strip())
         except ValueError:
-            raise ConfigError(key, text, '"DESTINATION_CIDR via NEXTHOP", e.g. "10.0.0.0/8 via 172.29.232.1"') from None
+            raise ConfigError(f"{path}.destination", record["destination"], "a network in CIDR form, e.g. 10.0.0.0/8") from None
+        route = HostRoute(destination, _address(f"{path}.nexthop", record["nexthop"]))
         if route.nexthop not in cidr or route.destination.version != cidr.version:
-            raise ConfigError(key, text, f"an IPv{cidr.version} route whose next hop is inside {cidr}")
+            raise ConfigError(path, record, f"an IPv{cidr.version} route whose next hop is inside {cidr}")
         routes.append(route)
     destinations = [str(route.destination) for route in routes]
     if len(set(destinations)) != len(destinations):
@@ -550,59 +634,46 @@ def _host_routes(values: Mapping, cidr: IPNetwork) -> tuple[HostRoute, ...]:
 
 
 def _health_managers(values: Mapping, network: NetworkSettings) -> tuple[HealthManagerHost, ...]:
-    key, items = "health_manager_hosts", values["health_manager_hosts"]
-    if not items:
-        raise ConfigError(key, items, 'at least one "host" or "host=IP"; Octavia needs a health manager')
+    key = "health_managers"
+    records = _records(values, key)
+    if not records:
+        raise ConfigError(key, values[key], "at least one {host, ip (optional)}; Octavia needs a health manager")
     used = {_address("mgmt_used_ips", text) for text in values["mgmt_used_ips"]}
-    hosts = tuple(_health_manager(key, text, network, used) for text in items)
+    default_interface = _interface_name("health_manager_interface", values["health_manager_interface"])
+    hosts = tuple(_health_manager(path, record, network, used, default_interface) for path, record in records)
     _check_unique(key, [h.name for h in hosts], "host names")
     _check_unique(key, [str(h.ip) for h in hosts if h.ip], "fixed IPs")
-    interfaces = _health_manager_interfaces(values, [h.name for h in hosts])
-    return tuple(dataclasses.replace(h, interface=interfaces[h.name]) for h in hosts)
+    return hosts
 
 
-def _health_manager_interfaces(values: Mapping, hosts: list[str]) -> dict[str, str]:
-    """Each host's management interface: its health_manager_interfaces entry, else the default."""
-    default = _interface_name("health_manager_interface", values["health_manager_interface"])
-    key, overrides = "health_manager_interfaces", {}
-    for text in values[key]:
-        host, equals, interface = (part.strip() for part in text.partition("="))
-        if not equals or not host:
-            raise ConfigError(key, text, '"HOST=INTERFACE", e.g. "ctl1=br-lbaas"')
-        if host not in hosts:
-            raise ConfigError(key, text, f"a host of health_manager_hosts ({', '.join(hosts)})")
-        overrides.setdefault(host, []).append(_interface_name(key, interface, shown=text))
-    _check_unique(key, [h for h, names in overrides.items() for _ in names], "hosts")
-    return {host: overrides.get(host, [default])[0] for host in hosts}
-
-
-def _interface_name(key: str, name: str, shown: Any = None) -> str:
+def _interface_name(key: str, name: str) -> str:
     if not _INTERFACE.match(name):
         raise ConfigError(
-            key,
-            shown if shown is not None else name,
-            "a Linux interface name: 1-15 letters, digits, '_', '.', '@' or '-', starting with a letter or digit",
+            key, name, "a Linux interface name: 1-15 letters, digits, '_', '.', '@' or '-', starting with a letter or digit"
         )
     return name
 
 
-def _health_manager(key: str, text: str, network: NetworkSettings, used: set) -> HealthManagerHost:
-    name, _, ip_text = (part.strip() for part in text.partition("="))
+def _health_manager(
+    path: str, record: Mapping[str, str], network: NetworkSettings, used: set, default_interface: str
+) -> HealthManagerHost:
+    name = record["host"].strip()
     if not _HOSTNAME.match(name):
-        raise ConfigError(key, text, '"host" or "host=IP" with an RFC 1123 host name')
-    if not ip_text:
-        return HealthManagerHost(name, None)
-    ip = _address(key, ip_text, shown=text)
-    cidr = network.cidr
+        raise ConfigError(f"{path}.host", record["host"], "an RFC 1123 host name (the controller's Neutron binding host)")
+    interface = _interface_name(f"{path}.interface", record["interface"]) if "interface" in record else default_interface
+    if "ip" not in record:
+        return HealthManagerHost(name, None, interface)
+    key, cidr = f"{path}.ip", network.cidr
+    ip = _address(key, record["ip"])
     if cidr.version == 6:
-        raise ConfigError(key, text, '"host" without an IP on an IPv6 subnet (SLAAC assigns addresses)')
+        raise ConfigError(key, record["ip"], "no fixed IP on an IPv6 subnet (SLAAC assigns addresses); leave ip out")
     if ip not in cidr or ip in (cidr.network_address, cidr.broadcast_address, network.gateway_ip):
-        raise ConfigError(key, text, f"a host address inside {cidr}, not the gateway")
+        raise ConfigError(key, record["ip"], f"a host address inside {cidr}, not the gateway")
     if ip in used:
-        raise ConfigError(key, text, "a fixed IP not listed in mgmt_used_ips")
+        raise ConfigError(key, record["ip"], "a fixed IP not listed in mgmt_used_ips")
     if any(pool.contains(ip) for pool in network.allocation_pools):
-        raise ConfigError(key, text, f"a fixed IP outside the allocation pools {_joined(network.allocation_pools)}")
-    return HealthManagerHost(name, ip)
+        raise ConfigError(key, record["ip"], f"a fixed IP outside the allocation pools {_joined(network.allocation_pools)}")
+    return HealthManagerHost(name, ip, interface)
 
 
 def _check_unique(key: str, items: list[str], what: str) -> None:
@@ -664,12 +735,11 @@ def _flavor(values: Mapping) -> FlavorSettings:
 
 def _extra_specs(values: Mapping) -> tuple[tuple[str, str], ...]:
     key, specs = "amp_flavor_extra_specs", []
-    for text in values[key]:
-        name, equals, value = text.partition("=")
-        if not equals or not name.strip() or not value.strip():
-            raise ConfigError(key, text, '"key=value", e.g. "hw_rng:allowed=True"')
-        specs.append((name.strip(), value.strip()))
-    _check_unique(key, [name for name, _ in specs], "extra spec keys")
+    for name, value in values[key].items():
+        # Nova keeps extra specs as strings; YAML's True or 2 mean "True" and "2".
+        if isinstance(value, (dict, list)) or value is None or not str(value).strip() or not name.strip():
+            raise ConfigError(f"{key}.{name}", value, 'a non-empty string value, e.g. hw_rng:allowed: "True"')
+        specs.append((name, str(value)))
     return tuple(specs)
 
 
@@ -689,36 +759,30 @@ def _topology(values: Mapping) -> TopologySettings:
 
 
 def _image(values: Mapping) -> ImageSettings:
-    key, items = "amp_images", values["amp_images"]
-    if not items:
-        raise ConfigError(
-            key, items, 'at least one "VERSION=SOURCE" entry (file path or http(s) URL) or build manifest path'
-        )
+    key = "amp_images"
+    records = _records(values, key)
+    if not records:
+        raise ConfigError(key, values[key], "at least one {version, source} (a file path or http(s) URL) or {manifest}")
     architecture = _choice(values, "amp_image_architecture", ARCHITECTURES)
-    versions = tuple(_image_version(key, text, architecture) for text in items)
+    versions = tuple(_image_version(path, record, architecture) for path, record in records)
     _check_unique(key, [v.version for v in versions], "versions")
     keep = _integer(values, "amp_image_keep_previous", 0, 10)
     kept = versions[-(keep + 1) :]
-    _check_source(key, kept[-1])
+    _check_source(f"{key}[{len(versions) - 1}]", kept[-1])
     tag = _non_empty(values, "amp_image_tag")
     return ImageSettings(tag, architecture, kept, keep)
 
 
-def _image_version(key: str, text: str, architecture: str) -> ImageVersion:
-    if "=" not in text and text.strip().endswith(MANIFEST_SUFFIX):
-        return _manifest_version(key, text.strip(), architecture)
-    version, equals, source = (part.strip() for part in text.partition("="))
-    if not equals or not _VERSION.match(version) or not source:
-        raise ConfigError(
-            key,
-            text,
-            "\"VERSION=SOURCE\", VERSION of letters, digits, '.', '_', '+', '-'; "
-            f"or the path of a build manifest (*{MANIFEST_SUFFIX})",
-        )
+def _image_version(path: str, record: Mapping[str, str], architecture: str) -> ImageVersion:
+    if "manifest" in record:
+        return _manifest_version(f"{path}.manifest", record["manifest"].strip(), architecture)
+    version, source = record["version"].strip(), record["source"].strip()
+    if not _VERSION.match(version):
+        raise ConfigError(f"{path}.version", record["version"], "letters, digits, '.', '_', '+' and '-'")
     if "://" in source and not source.startswith(("http://", "https://")):
-        raise ConfigError(key, text, "a SOURCE that is a local file path or an http(s) URL")
+        raise ConfigError(f"{path}.source", source, "a local file path or an http(s) URL")
     if source.endswith(MANIFEST_SUFFIX):
-        raise ConfigError(key, text, "a manifest path alone, without VERSION= (the version comes from the manifest)")
+        raise ConfigError(f"{path}.source", source, "an image; a build manifest is written {manifest: PATH}")
     return ImageVersion(version, source)
 
 
@@ -736,19 +800,15 @@ def _manifest_version(key: str, path: str, architecture: str) -> ImageVersion:
     return ImageVersion(manifest.version, manifest.image_path, manifest.sha256)
 
 
-def _check_source(key: str, current: ImageVersion) -> None:
+def _check_source(path: str, current: ImageVersion) -> None:
     # Only the current image may still need uploading; kept versions already exist in Glance.
     if not current.is_url and not os.path.isfile(current.source):
         raise ConfigError(
-            key,
-            f"{current.version}={current.source}",
-            "a current image whose file exists (relative paths start at the project directory)",
+            path, current.source, "a current image whose file exists (relative paths start at the project directory)"
         )
     if current.sha256 and file_sha256(current.source) != current.sha256:
         raise ConfigError(
-            key,
-            f"{current.version}={current.source}",
-            "the image file its build manifest describes: its sha256 differs (rebuilt or changed since)",
+            path, current.source, "the image file its build manifest describes: its sha256 differs (rebuilt or changed since)"
         )
 
 

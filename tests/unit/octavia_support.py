@@ -43,9 +43,9 @@ def base_config(image_file: str) -> dict[str, Any]:
     """A small valid config: 10 ACTIVE_STANDBY load balancers on a /24."""
     return {
         "mgmt_subnet_cidr": "172.29.232.0/24",
-        "mgmt_allocation_pools": ["172.29.232.50-172.29.232.250"],
-        "health_manager_hosts": ["ctl1=172.29.232.11", "ctl2"],
-        "amp_images": [f"v1={image_file}"],
+        "mgmt_allocation_pools": [{"start": "172.29.232.50", "end": "172.29.232.250"}],
+        "health_managers": [{"host": "ctl1", "ip": "172.29.232.11"}, {"host": "ctl2"}],
+        "amp_images": [{"version": "v1", "source": image_file}],
         "expected_loadbalancers": 10,
         "pki": copy.deepcopy(FAST_PKI),
     }

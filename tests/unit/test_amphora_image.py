@@ -283,7 +283,7 @@ def settings_with(tmp_path, entries, **extra):
 def test_a_manifest_entry_gives_version_file_and_checksum(tmp_path):
     v1 = manifest_for(write_image(tmp_path / "b1" / "a.qcow2", b"one"), "--version", "v1")
     v2 = manifest_for(write_image(tmp_path / "b2" / "a.qcow2", b"two"), "--version", "v2")
-    image = settings_with(tmp_path, [str(v1), str(v2)]).image
+    image = settings_with(tmp_path, [{"manifest": str(v1)}, {"manifest": str(v2)}]).image
     assert [(v.version, v.source) for v in image.versions] == [
         ("v1", str(tmp_path / "b1" / "a.qcow2")), ("v2", str(tmp_path / "b2" / "a.qcow2"))
     ]  # fmt: skip
@@ -293,7 +293,7 @@ def test_a_manifest_entry_gives_version_file_and_checksum(tmp_path):
 def test_manifest_entries_mix_with_version_source_entries(tmp_path):
     old = write_image(tmp_path / "old.qcow2")
     new = manifest_for(write_image(tmp_path / "new.qcow2", b"new"), "--version", "v2")
-    assert [v.version for v in settings_with(tmp_path, [f"v1={old}", str(new)]).image.versions] == ["v1", "v2"]
+    assert [v.version for v in settings_with(tmp_path, [{"version": "v1", "source": str(old)}, {"manifest": str(new)}]).image.versions] == ["v1", "v2"]
 
 
 def bad_manifest_cases(tmp_path):
@@ -305,26 +305,30 @@ def bad_manifest_cases(tmp_path):
     broken.write_text("{not json")
     partial = tmp_path / "partial.manifest.json"
     partial.write_text(json.dumps({"manifest_format": 1, "version": "p1"}))
+    def manifest(path):
+        return {"manifest": str(path)}
+
     return {
-        "missing": ([str(tmp_path / "gone.manifest.json")], "no such manifest file"),
-        "not-json": ([str(broken)], "not a readable JSON manifest"),
-        "missing-keys": ([str(partial)], "a manifest needs the keys"),
-        "sha256-mismatch": ([str(changed)], "its sha256 differs"),
-        "architecture": ([str(arm)], "amp_image_architecture x86_64 (the manifest says aarch64)"),
-        "version-and-manifest": ([f"v9={good}"], "a manifest path alone, without VERSION="),
-        "duplicate-version": ([str(good), f"g1={tmp_path / 'good.qcow2'}"], "unique versions"),
+        "missing": ([manifest(tmp_path / "gone.manifest.json")], "amp_images[0].manifest", "no such manifest file"),
+        "not-json": ([manifest(broken)], "amp_images[0].manifest", "not a readable JSON manifest"),
+        "missing-keys": ([manifest(partial)], "amp_images[0].manifest", "a manifest needs the keys"),
+        "sha256-mismatch": ([manifest(changed)], "amp_images[0]", "its sha256 differs"),
+        "architecture": ([manifest(arm)], "amp_images[0].manifest", "amp_image_architecture x86_64 (the manifest says aarch64)"),
+        "manifest-as-source": ([{"version": "v9", "source": str(good)}], "amp_images[0].source", "written {manifest: PATH}"),
+        "version-and-manifest": ([{"version": "v9", "manifest": str(good)}], "amp_images[0]", "{version, source} or {manifest}"),
+        "duplicate-version": ([manifest(good), {"version": "g1", "source": str(tmp_path / "good.qcow2")}], "amp_images", "unique versions"),
     }
 
 
 @pytest.mark.parametrize(
-    "case", ["missing", "not-json", "missing-keys", "sha256-mismatch", "architecture", "version-and-manifest",
-             "duplicate-version"],
+    "case", ["missing", "not-json", "missing-keys", "sha256-mismatch", "architecture", "manifest-as-source",
+             "version-and-manifest", "duplicate-version"],
 )  # fmt: skip
-def test_bad_manifest_entries_name_amp_images(tmp_path, case):
-    entries, fragment = bad_manifest_cases(tmp_path)[case]
+def test_bad_manifest_entries_name_their_amp_images_entry(tmp_path, case):
+    entries, key, fragment = bad_manifest_cases(tmp_path)[case]
     with pytest.raises(ConfigError) as caught:
         settings_with(tmp_path, entries)
-    assert caught.value.key == "amp_images" and fragment in str(caught.value)
+    assert caught.value.key == key and fragment in str(caught.value)
 
 
 def test_only_the_current_image_is_checksummed(tmp_path):
@@ -332,4 +336,4 @@ def test_only_the_current_image_is_checksummed(tmp_path):
     old = manifest_for(write_image(tmp_path / "old.qcow2"), "--version", "v1")
     new = manifest_for(write_image(tmp_path / "new.qcow2", b"new"), "--version", "v2")
     (tmp_path / "old.qcow2").unlink()
-    assert settings_with(tmp_path, [str(old), str(new)]).image.current.version == "v2"
+    assert settings_with(tmp_path, [{"manifest": str(old)}, {"manifest": str(new)}]).image.current.version == "v2"

@@ -18,16 +18,16 @@ from octavia_support import SSH_PUBLIC_KEY, base_config
 
 # A well-formed key and the same key damaged in ways an operator's copy-paste produces.
 BROKEN_PEM = "-----BEGIN CERTIFICATE-----\nMIIB!!this is not base64!!\n-----END CERTIFICATE-----\n"
-IPV6 = {"mgmt_subnet_cidr": "fd00:29::/64", "health_manager_hosts": ["ctl1"]}
+IPV6 = {"mgmt_subnet_cidr": "fd00:29::/64", "health_managers": [{"host": "ctl1"}]}
 SSH = {"ssh_enabled": True}
 
 # fmt: off
 CATALOGUE = [
     # (case id, overrides, key named in the error, value shown in the error, words of what is valid)
-    ("ipv4-pool-in-ipv6-subnet", {**IPV6, "mgmt_allocation_pools": ["172.29.232.50-172.29.232.250"]},
-     "mgmt_allocation_pools", "172.29.232.50-172.29.232.250", "inside fd00:29::/64"),
-    ("ipv6-pool-in-ipv4-subnet", {"mgmt_allocation_pools": ["fd00:29::10-fd00:29::ff"]},
-     "mgmt_allocation_pools", "fd00:29::10-fd00:29::ff", "inside 172.29.232.0/24"),
+    ("ipv4-pool-in-ipv6-subnet", {**IPV6, "mgmt_allocation_pools": [{"start": "172.29.232.50", "end": "172.29.232.250"}]},
+     "mgmt_allocation_pools[0]", "172.29.232.250", "inside fd00:29::/64"),
+    ("ipv6-pool-in-ipv4-subnet", {"mgmt_allocation_pools": [{"start": "fd00:29::10", "end": "fd00:29::ff"}]},
+     "mgmt_allocation_pools[0]", "fd00:29::ff", "inside 172.29.232.0/24"),
     ("ssh-key-body-not-base64", {**SSH, "ssh_public_key": "ssh-ed25519 !!!notbase64!!! operator"},
      "ssh_public_key", "!!!notbase64!!!", "decodes"),
     ("ssh-key-truncated", {**SSH, "ssh_public_key": SSH_PUBLIC_KEY[:40]},
@@ -66,7 +66,7 @@ CATALOGUE = [
     ("pem-markers-around-garbage",
      {"pki": {"server_ca": {"existing": {"certificate_pem": BROKEN_PEM, "private_key_pem": BROKEN_PEM}}}},
      "pki.server_ca.existing.certificate_pem", "<PEM>", "not a PEM certificate"),
-    ("pki-not-a-mapping", {"pki": "server_ca"}, "pki", "server_ca", "mapping"),
+    ("pki-not-a-mapping", {"pki": "server_ca"}, "pki", "server_ca", "type object"),
     ("string-for-topology-list", {"octavia_flavor_topologies": "SINGLE"},
      "octavia_flavor_topologies", "SINGLE", "type array"),
     ("string-for-integer", {"mgmt_segmentation_id": "100"}, "mgmt_segmentation_id", "100", "type integer"),

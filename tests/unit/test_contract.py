@@ -31,9 +31,9 @@ def engine_config(image):
     """Config as the engine hands it over: strings, with arrays and objects as JSON."""
     return {
         "mgmt_subnet_cidr": "172.29.232.0/24",
-        "mgmt_allocation_pools": json.dumps(["172.29.232.50-172.29.232.250"]),
-        "health_manager_hosts": json.dumps(["ctl1"]),
-        "amp_images": json.dumps([f"v1={image}"]),
+        "mgmt_allocation_pools": json.dumps([{"start": "172.29.232.50", "end": "172.29.232.250"}]),
+        "health_managers": json.dumps([{"host": "ctl1"}]),
+        "amp_images": json.dumps([{"version": "v1", "source": image}]),
         "expected_loadbalancers": "10",
         "ssh_enabled": "false",
         "pki": json.dumps(FAST_PKI),

@@ -24,7 +24,7 @@ def firewalls(config, **overrides):
 
 
 def test_interfaces_default_to_o_hm0_with_per_host_exceptions(config):
-    hosts = parse({**config, "health_manager_interfaces": ["ctl2=br-lbaas"]}).health_managers
+    hosts = parse({**config, "health_managers": [*config["health_managers"][:1], {"host": "ctl2", "interface": "br-lbaas"}]}).health_managers
     assert [(h.name, h.interface) for h in hosts] == [("ctl1", "o-hm0"), ("ctl2", "br-lbaas")]
     hosts = parse({**config, "health_manager_interface": "eth14"}).health_managers
     assert {h.interface for h in hosts} == {"eth14"}
@@ -35,11 +35,10 @@ BAD_CONFIGS = [
     ("interface-wildcard", {"health_manager_interface": "eth+"}, "health_manager_interface"),
     ("interface-empty", {"health_manager_interface": ""}, "health_manager_interface"),
     ("interface-quote", {"health_manager_interface": 'o"hm'}, "health_manager_interface"),
-    ("override-no-equals", {"health_manager_interfaces": ["ctl1"]}, "health_manager_interfaces"),
-    ("override-unknown-host", {"health_manager_interfaces": ["ctl9=eth1"]}, "health_manager_interfaces"),
-    ("override-bad-name", {"health_manager_interfaces": ["ctl1=eth 1"]}, "health_manager_interfaces"),
-    ("override-twice", {"health_manager_interfaces": ["ctl1=eth1", "ctl1=eth2"]}, "health_manager_interfaces"),
-    ("override-not-array", {"health_manager_interfaces": "ctl1=eth1"}, "health_manager_interfaces"),
+    ("override-bad-name", {"health_managers": [{"host": "ctl1", "interface": "eth 1"}]}, "health_managers[0].interface"),
+    ("override-wildcard", {"health_managers": [{"host": "ctl1", "interface": "eth+"}]}, "health_managers[0].interface"),
+    ("override-not-a-string", {"health_managers": [{"host": "ctl1", "interface": ["eth1"]}]}, "health_managers[0].interface"),
+    ("old-overrides-key", {"health_manager_interfaces": ["ctl1=eth1"]}, "health_manager_interfaces"),
 ]
 
 
@@ -51,7 +50,7 @@ def test_bad_interface_config_names_the_key(config, overrides, key):
 
 
 def test_one_rendering_per_host_with_its_interface(config):
-    rendered = firewalls(config, health_manager_interfaces=["ctl2=br-lbaas"])
+    rendered = firewalls(config, health_managers=[*config["health_managers"][:1], {"host": "ctl2", "interface": "br-lbaas"}])
     assert set(rendered) == {"ctl1", "ctl2"}
     assert set(rendered["ctl1"]) == {"interface", "nftables", "iptables", "ip6tables"}
     assert 'iifname "o-hm0" jump management' in rendered["ctl1"]["nftables"]
@@ -96,7 +95,7 @@ def test_ipv6_subnet_moves_heartbeats_to_ip6tables(config):
         **config,
         "mgmt_subnet_cidr": "fd00:172:29::/64",
         "mgmt_allocation_pools": [],
-        "health_manager_hosts": ["ctl1"],
+        "health_managers": [{"host": "ctl1"}],
     }
     rendered = render_health_manager_firewalls(parse(ipv6))["ctl1"]
     assert "-s fd00:172:29::/64 -p udp -m udp --dport 5555" in rendered["ip6tables"]

@@ -38,7 +38,10 @@ def imported():
 def test_empty_section_gives_documented_defaults():
     settings = parse_pki_settings(None)
 
-    assert settings == PkiSettings()
+    assert settings.server_ca.subject.common_name == "Octavia amphora server CA"
+    assert settings.client_ca.subject.common_name == "Octavia controller client CA"
+    assert settings.client_cert.subject.common_name == "octavia-controller"
+    assert settings.heartbeat_key is None and settings.server_certs_key_passphrase is None
     assert (settings.server_ca.key_type, settings.server_ca.key_size, settings.server_ca.validity_days) == ("rsa", 4096, 3650)
     assert (settings.client_cert.key_type, settings.client_cert.key_size) == ("rsa", 3072)
     assert (settings.client_cert.validity_days, settings.client_cert.renew_before_days) == (730, 30)

@@ -75,7 +75,7 @@ def test_ipv6_health_managers_bind_all_ipv6_addresses(image):
         **base_config(image),
         "mgmt_subnet_cidr": "fd00:29::/64",
         "mgmt_allocation_pools": [],
-        "health_manager_hosts": ["ctl1"],
+        "health_managers": [{"host": "ctl1"}],
     }
     assert conf(declare(config))["health_manager"]["bind_ip"] == "::"
 

@@ -43,7 +43,7 @@ NEUTRON_QUOTA = "openstack:networking/quotaV2:QuotaV2"
 OCTAVIA_QUOTA = "openstack:loadbalancer/quota:Quota"
 GET_USER = "openstack:identity/getUser:getUser"
 
-IPV6 = {"mgmt_subnet_cidr": "fd00:29::/64", "mgmt_allocation_pools": [], "health_manager_hosts": ["ctl1"]}
+IPV6 = {"mgmt_subnet_cidr": "fd00:29::/64", "mgmt_allocation_pools": [], "health_managers": [{"host": "ctl1"}]}
 
 
 @pytest.fixture
@@ -91,7 +91,7 @@ def test_subnet_with_gateway_and_neutron_default_pools(config):
         **config,
         "mgmt_allocation_pools": [],
         "mgmt_gateway_ip": "172.29.232.1",
-        "health_manager_hosts": ["ctl1"],
+        "health_managers": [{"host": "ctl1"}],
     }
     (subnet,) = declare(config).of_type(SUBNET)
     assert subnet.inputs["gatewayIp"] == "172.29.232.1" and "noGateway" not in subnet.inputs
@@ -111,8 +111,8 @@ def test_ipv6_subnet_uses_slaac_and_a_router_for_advertisements(config):
 
 
 def test_host_routes_are_keyed_by_destination(config):
-    one = ["10.0.0.0/8 via 172.29.232.1"]
-    two = one + ["192.168.0.0/16 via 172.29.232.2"]
+    one = [{"destination": "10.0.0.0/8", "nexthop": "172.29.232.1"}]
+    two = one + [{"destination": "192.168.0.0/16", "nexthop": "172.29.232.2"}]
     names_one = {r.name for r in declare({**config, "mgmt_host_routes": one}).of_type(SUBNET_ROUTE)}
     routes_two = declare({**config, "mgmt_host_routes": two}).of_type(SUBNET_ROUTE)
     assert names_one < {r.name for r in routes_two}
@@ -291,7 +291,7 @@ def test_ipv6_controller_ip_port_list_brackets_addresses():
 
 
 def test_adding_a_controller_keeps_the_other_ports(config, run):
-    more = declare({**config, "health_manager_hosts": [*config["health_manager_hosts"], "ctl3"]})
+    more = declare({**config, "health_managers": [*config["health_managers"], {"host": "ctl3"}]})
     assert {p.name for p in run.of_type(PORT)} < {p.name for p in more.of_type(PORT)}
 
 
@@ -373,7 +373,7 @@ def test_no_owner_warning_when_the_service_project_owns_the_image(config, monkey
 
 def test_rotation_tags_only_the_newest_and_untags_after_it(config, image):
     url = "https://example.com/amphora-v3.qcow2"
-    run = declare({**config, "amp_images": [f"v1={image}", f"v2={image}", f"v3={url}"], "amp_image_keep_previous": 1})
+    run = declare({**config, "amp_images": [{"version": "v1", "source": image}, {"version": "v2", "source": image}, {"version": "v3", "source": url}], "amp_image_keep_previous": 1})
     images = {i.name: i for i in run.of_type(IMAGE)}
     assert set(images) == {"octavia-amp-image-v2", "octavia-amp-image-v3"}  # v1 dropped: deleted
     current, previous = images["octavia-amp-image-v3"], images["octavia-amp-image-v2"]
@@ -486,8 +486,8 @@ UNIQUE_NAMES = (FLAVOR, KEYPAIR, LB_FLAVOR)  # Nova and Octavia refuse duplicate
 def devcloud_overrides(image):
     """The overrides docs/configuration.md gives for running dev and prod on the devcloud."""
     return {
-        "dev": {"amp_images": [f"dev={image}"]},
-        "prod": {"amp_images": [f"prod={image}"], "name_prefix": "prod-", "protect": False},
+        "dev": {"amp_images": [{"version": "dev", "source": image}]},
+        "prod": {"amp_images": [{"version": "prod", "source": image}], "name_prefix": "prod-", "protect": False},
     }
 
 
