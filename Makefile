@@ -2,13 +2,46 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 STACK ?= local
-# The passphrase of the local stack's secrets: a documented default for the devcloud stack only.
+SECRETS_PROVIDER ?= passphrase
 LOCAL_PASSPHRASE := local-devcloud-only
+# The one place the local stack (the devcloud's) is told apart from every other stack.
+ifeq ($(STACK),local)
+# Its secrets use a published passphrase, and the first preview or up creates it.
 PULUMI := source tools/env.sh && PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE:-$(LOCAL_PASSPHRASE)}" pulumi
+USE_STACK := $(PULUMI) stack select --create $(STACK)
+OWN_SECRETS := true
+else
+# Any other stack is used as it exists in the backend (`make stack-init` creates it), with the
+# operator's own secrets provider or passphrase (PULUMI_CONFIG_PASSPHRASE[_FILE]).
+PULUMI := source tools/env.sh && pulumi
+define USE_STACK
+source tools/env.sh; \
+if ! err="$$(pulumi stack select $(STACK) 2>&1)"; then \
+  [[ $$err == *"no stack named"* ]] || { echo "$$err" >&2; exit 1; }; \
+  backend="$$(sed -E 's|(://[^/:@]*):[^/@]*@|\1:[credential]@|' <<< "$$PULUMI_BACKEND_URL")"; \
+  echo "stack '$(STACK)' does not exist in $$backend; create it with:" \
+    "make stack-init STACK=$(STACK) SECRETS_PROVIDER=<passphrase|awskms://...|hashivault://...> (or pulumi stack init)" >&2; \
+  exit 1; \
+fi
+endef
+# A passphrase-protected stack needs a passphrase of its own: set, not empty, not the devcloud's.
+define OWN_SECRETS
+if [ "$(SECRETS_PROVIDER)" = passphrase ]; then \
+  if [ -n "$${PULUMI_CONFIG_PASSPHRASE+set}" ]; then phrase="$$PULUMI_CONFIG_PASSPHRASE"; \
+  elif [ -n "$${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]; then phrase="$$(< "$$PULUMI_CONFIG_PASSPHRASE_FILE")"; \
+  else phrase=""; fi; \
+  if [[ $$phrase =~ ^[[:space:]]*($(LOCAL_PASSPHRASE))?[[:space:]]*$$ ]]; then \
+    echo "stack '$(STACK)' needs a passphrase of its own (not the devcloud's $(LOCAL_PASSPHRASE)): set" \
+      "PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE, or use SECRETS_PROVIDER=awskms://...|hashivault://..." >&2; \
+    exit 1; \
+  fi; \
+fi
+endef
+endif
 # Every preview and up runs the policy pack (policy/README.md).
 POLICY := --policy-pack policy
 
-.PHONY: amphora-image amphora-image-preflight help quickstart preview-md pg-state setup devcloud devcloud-stop devcloud-status devcloud-reset devcloud-octavia up preview destroy outputs test bench clean
+.PHONY: amphora-image amphora-image-preflight help quickstart preview-md pg-state setup devcloud devcloud-stop devcloud-status devcloud-reset devcloud-octavia stack-init up preview destroy outputs test bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 26
@@ -31,6 +64,7 @@ devcloud-reset:  ## stop the devcloud and wipe its databases and image store
 	python3 devcloud/devcloud.py reset
 
 devcloud-octavia:  ## configure the devcloud's Octavia from STACK's outputs and restart it
+	@$(USE_STACK)
 	outputs="$$($(PULUMI) stack output --json --show-secrets --stack $(STACK))" && \
 	  python3 devcloud/devcloud.py apply-stack - <<< "$$outputs"
 
@@ -38,19 +72,28 @@ devcloud-octavia:  ## configure the devcloud's Octavia from STACK's outputs and 
 .state/amphora-test.qcow2:
 	mkdir -p .state && qemu-img create -q -f qcow2 $@ 64M
 
+stack-init:  ## create STACK with SECRETS_PROVIDER (default passphrase: your own, from PULUMI_CONFIG_PASSPHRASE[_FILE])
+	@$(OWN_SECRETS)
+	$(PULUMI) stack init $(STACK) --secrets-provider '$(SECRETS_PROVIDER)'
+
 up: .state/amphora-test.qcow2  ## pulumi up of STACK (default local), then its outputs
-	$(PULUMI) stack select --create $(STACK) && $(PULUMI) up --yes $(POLICY) --stack $(STACK) && $(PULUMI) stack output --stack $(STACK)
+	@$(USE_STACK)
+	$(PULUMI) up --yes $(POLICY) --stack $(STACK) && $(PULUMI) stack output --stack $(STACK)
 
 preview: .state/amphora-test.qcow2  ## pulumi preview --diff of STACK
-	$(PULUMI) stack select --create $(STACK) && $(PULUMI) preview --diff $(POLICY) --stack $(STACK)
+	@$(USE_STACK)
+	$(PULUMI) preview --diff $(POLICY) --stack $(STACK)
 
 preview-md: .state/amphora-test.qcow2  ## Markdown summary of STACK's preview (for CI comments)
+	@$(USE_STACK) >&2
 	$(PULUMI) preview --json $(POLICY) --stack $(STACK) | .venv/bin/python tools/preview_summary.py --title $(STACK)
 
 destroy:  ## pulumi destroy of STACK
+	@$(USE_STACK)
 	$(PULUMI) destroy --yes --stack $(STACK)
 
 outputs:  ## the outputs of STACK (secrets shown: use with care)
+	@$(USE_STACK)
 	$(PULUMI) stack output --stack $(STACK) --show-secrets
 
 test: setup devcloud  ## the whole test suite (unit, engine, devcloud, end to end)

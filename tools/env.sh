@@ -8,10 +8,12 @@ export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=false
 # State in a file backend inside the project unless the user chose another (see README, "State").
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$_root/.state}"
-# The devcloud's clouds.yaml and its service-project cloud (an admin scoped to the project Octavia's
-# images belong to; the amphora keypair belongs to a user, so the stack creates it for Octavia's
-# service user), unless the user points at another cloud.
-export OS_CLIENT_CONFIG_FILE="${OS_CLIENT_CONFIG_FILE:-$_root/.devcloud/clouds.yaml}"
-export OS_CLOUD="${OS_CLOUD:-devcloud-service}"
+# OpenStack credentials the user has (OS_CLOUD, OS_AUTH_URL or OS_CLIENT_CONFIG_FILE set) are never
+# touched: every OS_* stays as it is. Only without any, and once the devcloud exists, the devcloud's
+# clouds.yaml and its service-project cloud (an admin scoped to the project Octavia's images belong
+# to; the amphora keypair belongs to a user, so the stack creates it for Octavia's service user).
+if [ -z "${OS_CLOUD:-}${OS_AUTH_URL:-}${OS_CLIENT_CONFIG_FILE:-}" ] && [ -f "$_root/.devcloud/clouds.yaml" ]; then
+  export OS_CLIENT_CONFIG_FILE="$_root/.devcloud/clouds.yaml" OS_CLOUD=devcloud-service
+fi
 mkdir -p "$_root/.state"
 unset _root
