@@ -6,7 +6,7 @@ from pulumi.runtime import config as runtime_config
 from components.errors import ConfigError
 from components.foundation import OctaviaFoundation
 from components.identity import look_up_identities
-from components.network import check_adopted_subnet
+from components.network import read_subnet
 from components.outputs import OUTPUT_NAMES
 from components.settings import decode_config, parse_settings
 
@@ -19,8 +19,7 @@ def project_config() -> dict[str, str]:
 
 
 try:
-    settings = parse_settings(decode_config(project_config()))
-    check_adopted_subnet(settings.network)
+    settings = parse_settings(decode_config(project_config()), read_subnet=read_subnet)
     identities = look_up_identities(settings)
 except ConfigError as err:
     raise pulumi.RunError(str(err)) from None

@@ -10,7 +10,8 @@ import pulumi
 import pulumi_openstack as openstack
 
 from components.errors import ConfigError
-from components.settings import NetworkSettings
+from components.netmath import IpRange
+from components.settings import AdoptedSubnet, NetworkSettings
 
 
 @dataclass(frozen=True)
@@ -70,20 +71,22 @@ class ManagementNetwork(pulumi.ComponentResource):
         )
 
 
-def check_adopted_subnet(settings: NetworkSettings) -> None:
-    """An adopted subnet must be the one the config describes: rules, ports and octavia.conf are
-    scoped to mgmt_subnet_cidr. One read, before anything is declared."""
-    if not settings.adopted:
-        return
+def read_subnet(subnet_id: str) -> AdoptedSubnet:
+    """An adopted subnet as Neutron has it: one read, before anything is declared, so the settings
+    check pools, gateway and fixed IPs against the subnet itself."""
     try:
-        subnet = openstack.networking.get_subnet(subnet_id=settings.subnet_id)
+        subnet = openstack.networking.get_subnet(subnet_id=subnet_id)
     except Exception as error:  # the provider's lookup error: no such subnet, or not visible
-        raise ConfigError("mgmt_subnet_id", settings.subnet_id, f"an existing subnet ({error})") from None
-    if subnet.network_id != settings.network_id:
-        raise ConfigError("mgmt_subnet_id", settings.subnet_id,
-                          f"a subnet of mgmt_network_id {settings.network_id} (it is on network {subnet.network_id})")
-    if ipaddress.ip_network(subnet.cidr) != settings.cidr:
-        raise ConfigError("mgmt_subnet_cidr", str(settings.cidr), f"the adopted subnet's CIDR, {subnet.cidr}")
+        reason = str(error).strip().splitlines()[-1].lstrip("\t* ")
+        raise ConfigError("mgmt_subnet_id", subnet_id, f"an existing subnet these credentials can see ({reason})") from None
+    return AdoptedSubnet(
+        network_id=subnet.network_id,
+        cidr=ipaddress.ip_network(subnet.cidr),
+        allocation_pools=tuple(
+            IpRange(ipaddress.ip_address(pool.start), ipaddress.ip_address(pool.end)) for pool in subnet.allocation_pools
+        ),
+        gateway_ip=ipaddress.ip_address(subnet.gateway_ip) if subnet.gateway_ip else None,
+    )
 
 
 def _network_args(settings: NetworkSettings, openstack_name: str) -> dict:

@@ -252,6 +252,20 @@ class HostRoute:
 
 
 @dataclass(frozen=True)
+class AdoptedSubnet:
+    """An existing subnet as Neutron has it (read once, before anything is declared)."""
+
+    network_id: str
+    cidr: IPNetwork
+    allocation_pools: tuple[IpRange, ...]
+    gateway_ip: Optional[IPAddress]
+
+
+# Reads an adopted subnet by ID; raises ConfigError when it cannot (components.network.read_subnet).
+SubnetReader = Callable[[str], AdoptedSubnet]
+
+
+@dataclass(frozen=True)
 class NetworkSettings:
     name: str
     network_type: str
@@ -375,15 +389,20 @@ class Settings:
         return self.capacity.expected_loadbalancers * self.topology.max_amphorae_per_loadbalancer
 
 
-def parse_settings(raw: Mapping[str, Any], pki_parser: Callable[[Mapping], Any] = parse_pki_settings) -> Settings:
+def parse_settings(
+    raw: Mapping[str, Any],
+    pki_parser: Callable[[Mapping], Any] = parse_pki_settings,
+    read_subnet: Optional[SubnetReader] = None,
+) -> Settings:
     """Validate a whole config dict and return the settings, or raise the first ConfigError.
 
-    pki_parser validates the `pki` section (components.pki owns its keys).
+    pki_parser validates the `pki` section (components.pki owns its keys). read_subnet, when
+    given, reads an adopted subnet so pools, gateway and fixed IPs are checked against it as it is.
     """
     values = _typed_values(raw, load_schema())
     topology = _topology(values)
     capacity = _capacity(values)
-    network = _network(values)
+    network = _network(values, read_subnet)
     health_managers = _health_managers(values, network)
     _check_pool_capacity(values, network, health_managers, capacity, topology)
     return Settings(
@@ -453,13 +472,15 @@ def _address(key: str, text: str, shown: Any = None) -> IPAddress:
 # --- management network -------------------------------------------------------------------------
 
 
-def _network(values: Mapping) -> NetworkSettings:
+def _network(values: Mapping, read_subnet: Optional[SubnetReader]) -> NetworkSettings:
     cidr = _cidr(values)
     gateway = _gateway(values, cidr)
     pools_configured = bool(values["mgmt_allocation_pools"])
     pools = _pools(values, cidr) if pools_configured else default_pools(cidr, gateway)
     network_type, physical_network, segmentation_id = _segment(values)
     network_id, subnet_id = _adoption(values)
+    if subnet_id and read_subnet:
+        pools, gateway = _as_adopted(values, read_subnet(subnet_id), cidr, pools, gateway)
     _check_ipv6(values, cidr)
     _check_pools_avoid(values, pools, gateway)
     return NetworkSettings(
@@ -598,6 +619,25 @@ def _adoption(values: Mapping) -> tuple[Optional[str], Optional[str]]:
     return network_id, subnet_id
 
 
+def _as_adopted(values: Mapping, subnet: AdoptedSubnet, cidr: IPNetwork, pools, gateway):
+    """The adopted subnet's own pools and gateway, after checking the config describes that subnet
+    (the stack does not change an adopted subnet; rules, ports and octavia.conf are scoped to it)."""
+    network_id, subnet_id = values["mgmt_network_id"], values["mgmt_subnet_id"]
+    if subnet.network_id != network_id:
+        raise ConfigError("mgmt_subnet_id", subnet_id, f"a subnet of mgmt_network_id {network_id} (it is on network {subnet.network_id})")
+    if subnet.cidr != cidr:
+        raise ConfigError("mgmt_subnet_cidr", str(cidr), f"the adopted subnet's CIDR, {subnet.cidr}")
+    if values["mgmt_allocation_pools"] and pools != tuple(sorted(subnet.allocation_pools)):
+        raise ConfigError(
+            "mgmt_allocation_pools", values["mgmt_allocation_pools"],
+            f"the adopted subnet's pools {_joined(subnet.allocation_pools) or 'none'}, or leave the key out",
+        )
+    if values["mgmt_gateway_ip"] and gateway != subnet.gateway_ip:
+        raise ConfigError("mgmt_gateway_ip", values["mgmt_gateway_ip"],
+                          f"the adopted subnet's gateway, {subnet.gateway_ip or 'none'}, or leave the key out")
+    return tuple(sorted(subnet.allocation_pools)), subnet.gateway_ip
+
+
 def _check_ipv6(values: Mapping, cidr: IPNetwork) -> None:
     if cidr.version == 6 and not values["mgmt_enable_dhcp"]:
         raise ConfigError(
@@ -689,7 +729,7 @@ def _check_pool_capacity(values, network, health_managers, capacity, topology) -
     needed += DHCP_PORTS_PER_NETWORK if network.enable_dhcp else 0
     available = sum(pool.size for pool in network.allocation_pools)
     if available < needed:
-        key = "mgmt_allocation_pools" if network.pools_configured else "mgmt_subnet_cidr"
+        key = "mgmt_subnet_id" if network.adopted else "mgmt_allocation_pools" if network.pools_configured else "mgmt_subnet_cidr"
         value = values[key]
         raise ConfigError(
             key,

@@ -57,3 +57,18 @@ def test_adopted_subnet_is_checked_then_used_and_kept(stacks, existing_network):
     engine(stack.destroy)
     assert conn.network.get_subnet(subnet.id).network_id == network.id
     assert not list(conn.network.ports(network_id=network.id))
+
+
+def test_fixed_ips_are_checked_against_the_adopted_subnets_own_pools(stacks, existing_network):
+    """The pools come from the subnet as Neutron has it (172.29.232.50-250), not from the config."""
+    _, network, subnet = existing_network
+    adopt = {"mgmt_network_id": network.id, "mgmt_subnet_id": subnet.id, "mgmt_subnet_cidr": CIDR,
+             "mgmt_allocation_pools": [], "expected_loadbalancers": 10}
+    stack = stacks.create("local", {**adopt, "health_managers": [{"host": "devcloud", "ip": "172.29.232.21"}]})
+    engine(stack.preview)  # outside the subnet's pool: valid although inside "the whole subnet"
+
+    write_config(stack, {"health_managers": [{"host": "devcloud", "ip": "172.29.232.60"}]})
+    with pytest.raises(auto.errors.CommandError) as failed:
+        stack.preview()
+    assert ("config health_managers[0].ip='172.29.232.60': a fixed IP outside the allocation pools "
+            "172.29.232.50-172.29.232.250") in str(failed.value)

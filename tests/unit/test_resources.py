@@ -10,7 +10,7 @@ from components.compute import AmphoraFlavor, AmphoraFlavorArgs
 from components.errors import ConfigError
 from components.health_manager import ip_port
 from components.identity import Identities, look_up_identities
-from components.network import check_adopted_subnet
+from components.network import read_subnet
 from components.octavia_flavors import flavor_data
 from components.settings import parse_settings
 from octavia_support import (
@@ -145,28 +145,66 @@ class SubnetLookup(pulumi.runtime.Mocks):
 
 
 ADOPTED = {"mgmt_network_id": "existing-net", "mgmt_subnet_id": "existing-subnet"}
+POOL = [{"start": "172.29.232.50", "end": "172.29.232.250"}]
+
+
+def adopted(config, subnet, **overrides):
+    """Settings of config adopting `subnet` (None: Neutron has no such subnet)."""
+    pulumi.runtime.set_mocks(SubnetLookup({"existing-subnet": subnet} if subnet else {}), preview=True)
+    return parse_settings({**config, **ADOPTED, **overrides}, read_subnet=read_subnet)
 
 
 @pytest.mark.parametrize("subnet, key, valid", [
-    ({"networkId": "existing-net", "cidr": "172.29.232.0/24"}, None, None),
-    ({"networkId": "existing-net", "cidr": "172.29.0.0/16"}, "mgmt_subnet_cidr", "the adopted subnet's CIDR, 172.29.0.0/16"),
-    ({"networkId": "other-net", "cidr": "172.29.232.0/24"}, "mgmt_subnet_id", "it is on network other-net"),
+    ({"networkId": "existing-net", "cidr": "172.29.232.0/24", "allocationPools": POOL}, None, None),
+    ({"networkId": "existing-net", "cidr": "172.29.0.0/16", "allocationPools": POOL}, "mgmt_subnet_cidr",
+     "the adopted subnet's CIDR, 172.29.0.0/16"),
+    ({"networkId": "other-net", "cidr": "172.29.232.0/24", "allocationPools": POOL}, "mgmt_subnet_id",
+     "it is on network other-net"),
+    ({"networkId": "existing-net", "cidr": "172.29.232.0/24", "allocationPools": [{"start": "172.29.232.20", "end": "172.29.232.99"}]},
+     "mgmt_allocation_pools", "the adopted subnet's pools 172.29.232.20-172.29.232.99, or leave the key out"),
     (None, "mgmt_subnet_id", "an existing subnet"),
-])
+])  # fmt: skip
 def test_an_adopted_subnet_must_match_the_config(config, subnet, key, valid):
-    network = parse_settings({**config, **ADOPTED}).network
-    pulumi.runtime.set_mocks(SubnetLookup({"existing-subnet": subnet} if subnet else {}), preview=True)
     if key is None:
-        check_adopted_subnet(network)
+        assert adopted(config, subnet).network.adopted
         return
     with pytest.raises(ConfigError) as raised:
-        check_adopted_subnet(network)
+        adopted(config, subnet)
     assert raised.value.key == key and valid in raised.value.valid
+
+
+# OpenStack-Ansible's layout: a /22 whose pool leaves the first hundred addresses to the controllers.
+OSA_SUBNET = {"networkId": "existing-net", "cidr": "172.29.232.0/22", "gatewayIp": "172.29.232.1",
+              "allocationPools": [{"start": "172.29.232.100", "end": "172.29.235.200"}]}
+OSA_CONFIG = {"mgmt_subnet_cidr": "172.29.232.0/22", "mgmt_allocation_pools": []}
+
+
+def test_fixed_ips_are_checked_against_the_adopted_subnets_own_pools(config):
+    settings = adopted(config, OSA_SUBNET, **OSA_CONFIG, health_managers=[{"host": "infra1", "ip": "172.29.232.21"}])
+    assert [str(p) for p in settings.network.allocation_pools] == ["172.29.232.100-172.29.235.200"]
+    assert str(settings.network.gateway_ip) == "172.29.232.1"
+    with pytest.raises(ConfigError) as raised:
+        adopted(config, OSA_SUBNET, **OSA_CONFIG, health_managers=[{"host": "infra1", "ip": "172.29.232.150"}])
+    assert raised.value.key == "health_managers[0].ip"
+    assert "outside the allocation pools 172.29.232.100-172.29.235.200" in raised.value.valid
+
+
+def test_an_adopted_subnet_too_small_for_the_plan_names_the_subnet(config):
+    small = {**OSA_SUBNET, "allocationPools": [{"start": "172.29.232.100", "end": "172.29.232.120"}]}
+    with pytest.raises(ConfigError) as raised:
+        adopted(config, small, **OSA_CONFIG)
+    assert raised.value.key == "mgmt_subnet_id" and "(have 21)" in raised.value.valid
+
+
+def test_a_gateway_other_than_the_adopted_subnets_is_refused(config):
+    with pytest.raises(ConfigError) as raised:
+        adopted(config, OSA_SUBNET, **OSA_CONFIG, mgmt_gateway_ip="172.29.232.2")
+    assert raised.value.key == "mgmt_gateway_ip" and "the adopted subnet's gateway, 172.29.232.1" in raised.value.valid
 
 
 def test_a_created_network_is_not_looked_up(config):
     pulumi.runtime.set_mocks(SubnetLookup({}), preview=True)
-    check_adopted_subnet(parse_settings(config).network)
+    parse_settings(config, read_subnet=read_subnet)
 
 
 class KeystoneLookup(pulumi.runtime.Mocks):
