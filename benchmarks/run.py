@@ -126,8 +126,8 @@ def stack_config(prefix: str, physnet: str, hosts: int, public_key: str, image: 
     base = yaml.safe_load((ROOT / "stacks/Pulumi.local.yaml").read_text())["config"]
     base = {k.split(":", 1)[1]: v for k, v in base.items()}
     base.update(name_prefix=prefix, mgmt_physical_network=physnet, ssh_public_key=public_key,
-                health_manager_hosts=[f"ctl{i}" for i in range(1, hosts + 1)], amp_images=[f"bench={image}"],
-                mgmt_dns_servers=dns)
+                health_managers=[{"host": f"ctl{i}"} for i in range(1, hosts + 1)],
+                amp_images=[{"version": "bench", "source": image}], mgmt_dns_servers=dns)
     return base
 
 

@@ -28,12 +28,16 @@ from devcloud_support import cloud_objects, connect, counts, prefix_of, pulumi_c
 MISSING_IMAGE = "/nonexistent/amphora.qcow2"
 # (case id, overrides, text the error must contain: key, value and what is valid)
 BAD_CONFIGS = [
-    ("pools-overlap", {"mgmt_allocation_pools": ["172.29.232.50-172.29.232.150", "172.29.232.140-172.29.232.250"]},
-     ["config mgmt_allocation_pools=", "172.29.232.140-172.29.232.250", "pools that do not overlap"]),
-    ("hm-ip-in-pool", {"health_manager_hosts": ["ctl1=172.29.232.100"]},
-     ["config health_manager_hosts='ctl1=172.29.232.100'", "outside the allocation pools"]),
-    ("image-missing-file", {"amp_images": [f"v1={MISSING_IMAGE}"]},
-     ["config amp_images=", MISSING_IMAGE, "whose file exists"]),
+    ("pools-overlap", {"mgmt_allocation_pools": [{"start": "172.29.232.50", "end": "172.29.232.150"},
+                                                 {"start": "172.29.232.140", "end": "172.29.232.250"}]},
+     # the value is shown as the engine hands it over (its fields in the engine's order), so the
+     # check is on the ranges the message names
+     ["config mgmt_allocation_pools=[{", "'start': '172.29.232.140'",
+      "pools that do not overlap; 172.29.232.50-172.29.232.150 overlaps 172.29.232.140-172.29.232.250"]),
+    ("hm-ip-in-pool", {"health_managers": [{"host": "ctl1", "ip": "172.29.232.100"}]},
+     ["config health_managers[0].ip='172.29.232.100'", "outside the allocation pools"]),
+    ("image-missing-file", {"amp_images": [{"version": "v1", "source": MISSING_IMAGE}]},
+     [f"config amp_images[0]='{MISSING_IMAGE}'", "whose file exists"]),
     ("spare-pool-removed", {"spare_amphora_pool_size": 2},
      ["config spare_amphora_pool_size=2", "removed from Octavia in Xena"]),
     ("ssh-key-unreadable", {"ssh_public_key": "ssh-ed25519 AAAA-not-a-key operator"},
@@ -45,8 +49,8 @@ BAD_CONFIGS = [
      ["config octavia_service_user='octavai'", "a user in domain 'default'", "returned no results"]),
     # Types are checked by the engine against Pulumi.yaml's schema, before the program runs; its
     # message names the key and the type (not the value).
-    ("string-for-array", {"health_manager_hosts": "ctl1"},
-     ["configuration key 'health_manager_hosts' must be of type 'array<string>'"]),
+    ("string-for-array", {"health_managers": "ctl1"},
+     ["configuration key 'health_managers' must be of type 'array<object>'"]),
 ]
 
 

@@ -61,9 +61,9 @@ def rendered(tmp_path, **overrides):
     image.write_bytes(b"QFI\xfb")
     config = {
         "mgmt_subnet_cidr": "172.29.232.0/24",
-        "mgmt_allocation_pools": ["172.29.232.50-172.29.232.250"],
-        "health_manager_hosts": [f"ctl1={HM_IP}"],
-        "amp_images": [f"v1={image}"],
+        "mgmt_allocation_pools": [{"start": "172.29.232.50", "end": "172.29.232.250"}],
+        "health_managers": [{"host": "ctl1", "ip": HM_IP}],
+        "amp_images": [{"version": "v1", "source": str(image)}],
         "expected_loadbalancers": 10,
         "log_offload": True,
         **overrides,
@@ -84,7 +84,7 @@ def normalized(lines):
 
 @pytest.mark.parametrize("subnet", ["172.29.232.0/24", "fd00:172:29::/64"])
 def test_nft_accepts_and_lists_back_the_rendered_table(tmp_path, netns, subnet):
-    overrides = {} if ":" not in subnet else {"mgmt_subnet_cidr": subnet, "mgmt_allocation_pools": [], "health_manager_hosts": ["ctl1"]}
+    overrides = {} if ":" not in subnet else {"mgmt_subnet_cidr": subnet, "mgmt_allocation_pools": [], "health_managers": [{"host": "ctl1"}]}
     text = rendered(tmp_path, **overrides)["nftables"]
     path = tmp_path / "hm.nft"
     path.write_text(text)

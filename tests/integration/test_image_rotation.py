@@ -1,9 +1,10 @@
 """A new amphora image build rolls out through the stack, on the real engine against the devcloud.
 
 Three real (small, empty) qcow2 "builds" get manifests from tools/amphora_image, and the stack's
-amp_images lists manifest paths, as an operator does after `make amphora-image`. With
-amp_image_keep_previous 1: v1 is uploaded and tagged; adding v2 makes it active and tagged and
-leaves v1 untagged, the tag moving off v1 only after v2's creation finished; adding v3 deletes v1.
+amp_images lists them as `{manifest: PATH}` entries, as an operator does after `make
+amphora-image`. With amp_image_keep_previous 1: v1 is uploaded and tagged; adding v2 makes it
+active and tagged and leaves v1 untagged, the tag moving off v1 only after v2's creation finished;
+adding v3 deletes v1.
 Glance is checked directly (openstacksdk): names carry the manifest version, images are private,
 owned by the service project, and exactly one carries the tag.
 """
@@ -46,7 +47,7 @@ def images_of(glance, stack):
 
 
 def up(stack, manifests):
-    write_config(stack, {"amp_images": manifests})
+    write_config(stack, {"amp_images": [{"manifest": path} for path in manifests]})
     events = []
     result = stack.up(on_event=events.append)
     return result, events
@@ -64,7 +65,7 @@ def step_order(events):
 
 
 def test_new_builds_rotate_through_manifests(stacks, builds, glance):
-    stack = stacks.create("local", {"amp_images": [builds["v1"]], "amp_image_keep_previous": 1})
+    stack = stacks.create("local", {"amp_images": [{"manifest": builds["v1"]}], "amp_image_keep_previous": 1})
     service_project = glance.identity.find_project("service", ignore_missing=False).id
 
     result, _ = up(stack, [builds["v1"]])

@@ -117,7 +117,7 @@ def test_preview_and_refresh_find_no_changes(life):
 
 
 def test_adding_a_controller_creates_its_port_and_resizes_the_port_quota(life):
-    write_config(life.stack, {"health_manager_hosts": ["devcloud=172.29.232.10", "ctl2"]})
+    write_config(life.stack, {"health_managers": [{"host": "devcloud", "ip": "172.29.232.10"}, {"host": "ctl2"}]})
     expected = {Step("Port", "octavia-health-manager-ctl2", "create"), Step("QuotaV2", "octavia-quotas-neutron", "update")}
     assert preview_steps(life.stack) == expected
     steps, _ = up_steps(life.stack)
@@ -142,7 +142,8 @@ def test_a_new_image_version_rotates_the_tag_and_deletes_the_old_image(life):
     make_test_image(Path(work_dir) / ".state" / "amphora-next.qcow2", size="96M")
     old_image_id = life.outputs["amp_image_id"]
     # amp_image_keep_previous is 0 on the local stack: the old version leaves Glance.
-    write_config(life.stack, {"amp_images": ["test=.state/amphora-test.qcow2", "next=.state/amphora-next.qcow2"]})
+    write_config(life.stack, {"amp_images": [{"version": "test", "source": ".state/amphora-test.qcow2"},
+                                         {"version": "next", "source": ".state/amphora-next.qcow2"}]})
     expected = {Step("Image", "octavia-amp-image-next", "create"), Step("Image", "octavia-amp-image-test", "delete")}
     assert preview_steps(life.stack) == expected
     steps, _ = up_steps(life.stack)

@@ -156,7 +156,8 @@ def test_a_new_image_version_boots_on_failover(scene):
     work_dir = Path(scene.stack.workspace.work_dir)
     make_test_image(work_dir / ".state" / "amphora-next.qcow2", size="80M")
     old_image = scene.out["amp_image_id"]
-    write_config(scene.stack, {"amp_images": ["test=.state/amphora-test.qcow2", "next=.state/amphora-next.qcow2"]})
+    write_config(scene.stack, {"amp_images": [{"version": "test", "source": ".state/amphora-test.qcow2"},
+                                              {"version": "next", "source": ".state/amphora-next.qcow2"}]})
     scene.up_and_apply()
     assert scene.out["amp_image_id"] != old_image
     admin_lbs, lb = scene.admin.load_balancer, scene.loadbalancers["SINGLE"]
@@ -170,7 +171,8 @@ def test_a_new_image_version_boots_on_failover(scene):
 
 def test_adding_a_controller_extends_controller_ip_port_list(scene):
     before = scene.out["controller_ip_port_list"]
-    write_config(scene.stack, {"health_manager_hosts": ["devcloud=172.29.232.10", "ctl2=172.29.232.11"]})
+    write_config(scene.stack, {"health_managers": [{"host": "devcloud", "ip": "172.29.232.10"},
+                                                   {"host": "ctl2", "ip": "172.29.232.11"}]})
     scene.up_and_apply()
     assert before == "172.29.232.10:5555"
     assert scene.out["controller_ip_port_list"] == "172.29.232.10:5555,172.29.232.11:5555"

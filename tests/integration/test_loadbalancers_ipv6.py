@@ -26,7 +26,7 @@ def test_an_ipv6_management_network_carries_a_working_loadbalancer(stacks, devcl
     stack = stacks.create("local", {
         "mgmt_network_type": "vlan", "mgmt_physical_network": "lbaas",
         "mgmt_segmentation_id": random.randint(2200, 2999),  # apart from dev's 2101 and prod's 3101
-        "mgmt_subnet_cidr": str(CIDR), "mgmt_allocation_pools": [], "health_manager_hosts": ["devcloud"],
+        "mgmt_subnet_cidr": str(CIDR), "mgmt_allocation_pools": [], "health_managers": [{"host": "devcloud"}],
     })
     assert engine(stack.up).summary.result == "succeeded"
     out = outputs(stack.outputs())

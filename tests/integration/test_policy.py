@@ -37,7 +37,7 @@ def test_local_stack_passes_every_policy(stacks):
 
 def test_production_stack_without_protection_and_with_weak_client_key_is_stopped(stacks):
     stack = stacks.create("prod", {
-        "amp_images": ["prod=" + LOCAL_TEST_IMAGE],
+        "amp_images": [{"version": "prod", "source": LOCAL_TEST_IMAGE}],
         "protect": False,
         "pki": {"client_cert": {"key_type": "rsa", "key_size": 2048}},
     })

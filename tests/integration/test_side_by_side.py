@@ -67,13 +67,15 @@ def test_dev_and_prod_side_by_side(stacks, conn):
     service_project_id = conn.identity.find_project("service", ignore_missing=False).id
     dev_vlan, prod_vlan = free_vlan_ids(conn, 2)
     dev = stacks.create("dev", {
-        "mgmt_segmentation_id": dev_vlan, "amp_images": ["dev=.state/amphora-test.qcow2"], "pki": FAST_PKI,
+        "mgmt_segmentation_id": dev_vlan, "amp_images": [{"version": "dev", "source": ".state/amphora-test.qcow2"}],
+        "pki": FAST_PKI,
         "manage_quotas": False,  # prod owns the shared service project's quotas
     })
     prod = stacks.create("prod", {
         "mgmt_segmentation_id": prod_vlan, "protect": False, "pki": FAST_PKI,
         # both versions of the example, from local files: the older one is kept untagged
-        "amp_images": ["2024.2-20250301=.state/amphora-test.qcow2", "2025.1-20250915=.state/amphora-test.qcow2"],
+        "amp_images": [{"version": "2024.2-20250301", "source": ".state/amphora-test.qcow2"},
+                       {"version": "2025.1-20250915", "source": ".state/amphora-test.qcow2"}],
     })
     dev_want = Expected(
         prefix=f"{dev.name}-", network_type="vlan", physical_network="lbaas", segmentation_id=dev_vlan,

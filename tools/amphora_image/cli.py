@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -147,8 +149,29 @@ def print_next_steps(manifest: str, version: str) -> None:
     image_name = Path(manifest).name[: -len(SUFFIX)] + ".qcow2"
     print(f"manifest: {manifest}")
     print("Roll it out: append one of these to amp_images in stacks/Pulumi.<env>.yaml, then pulumi up")
-    print(f"    - {shown}")
-    print(f"    - {version}=https://YOUR-ARTIFACT-STORE/{image_name}   (after uploading the image there)")
+    print(f"    - {_yaml_flow({'manifest': shown})}")
+    source = f"https://YOUR-ARTIFACT-STORE/{image_name}"
+    print(f"    - {_yaml_flow({'version': version, 'source': source})}   (after uploading the image there)")
+
+
+# Strings YAML reads as something else when unquoted: numbers (a version 2025.1), dates, booleans, null.
+_NOT_A_STRING = re.compile(
+    r"[-+]?[0-9._]*([eE][-+]?[0-9]+)?|[-+]?0[xXoO][0-9a-fA-F_]+|\d{4}-\d\d?-\d\d?.*"
+    r"|(?i:y|n|yes|no|true|false|on|off|null|\.inf|\.nan)"
+)
+
+
+def _yaml_flow(record: dict[str, str]) -> str:
+    """One amp_images entry as a YAML flow mapping; values quoted where YAML would misread them.
+
+    (A JSON string is a valid YAML double-quoted scalar; the tool keeps to the standard library.)
+    """
+
+    def scalar(text: str) -> str:
+        plain = re.fullmatch(r"[A-Za-z0-9_./+-]+", text) and not _NOT_A_STRING.fullmatch(text)
+        return text if plain else json.dumps(text)
+
+    return "{" + ", ".join(f"{name}: {scalar(value)}" for name, value in record.items()) + "}"
 
 
 # --- commands -----------------------------------------------------------------------------------
