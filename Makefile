@@ -38,10 +38,13 @@ if [ "$(SECRETS_PROVIDER)" = passphrase ]; then \
 fi
 endef
 endif
+# Values still in the string forms of before structured config, shown rewritten (Pulumi's own
+# type check would stop them with a bare type message).
+CHECK_STACK := .venv/bin/python -m tools.check_stack stacks/Pulumi.$(STACK).yaml
 # Every preview and up runs the policy pack (policy/README.md).
 POLICY := --policy-pack policy
 
-.PHONY: amphora-image amphora-image-preflight help quickstart preview-md pg-state setup devcloud devcloud-stop devcloud-status devcloud-reset devcloud-octavia stack-init up preview destroy outputs test bench clean
+.PHONY: amphora-image amphora-image-preflight from-osa help quickstart preview-md pg-state setup devcloud devcloud-stop devcloud-status devcloud-reset devcloud-octavia stack-init up preview destroy outputs test bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 26
@@ -78,14 +81,17 @@ stack-init:  ## create STACK with SECRETS_PROVIDER (default passphrase: your own
 
 up: .state/amphora-test.qcow2  ## pulumi up of STACK (default local), then its outputs
 	@$(USE_STACK)
+	@$(CHECK_STACK)
 	$(PULUMI) up --yes $(POLICY) --stack $(STACK) && $(PULUMI) stack output --stack $(STACK)
 
 preview: .state/amphora-test.qcow2  ## pulumi preview --diff of STACK
 	@$(USE_STACK)
+	@$(CHECK_STACK)
 	$(PULUMI) preview --diff $(POLICY) --stack $(STACK)
 
 preview-md: .state/amphora-test.qcow2  ## Markdown summary of STACK's preview (for CI comments)
 	@$(USE_STACK) >&2
+	@$(CHECK_STACK)
 	$(PULUMI) preview --json $(POLICY) --stack $(STACK) | .venv/bin/python tools/preview_summary.py --title $(STACK)
 
 destroy:  ## pulumi destroy of STACK
@@ -110,6 +116,13 @@ amphora-image:  ## build a production amphora image + manifest in build/amphora 
 
 amphora-image-preflight:  ## what this host lacks to build the amphora image, one line each
 	python3 -m tools.amphora_image preflight $(ARGS)
+
+# A stack file from an OpenStack-Ansible deployment (tools/from_osa.py): FILE= its user_variables
+# file(s), USER_CONFIG= its openstack_user_config.yml, ARGS= e.g. "--health-manager infra1=172.29.232.11".
+# STACK= given to make writes stacks/Pulumi.$(STACK).yaml; without it the file goes to standard output.
+from-osa:  ## stack file from OpenStack-Ansible user_variables (FILE=... [USER_CONFIG=...] [STACK=...] [ARGS=...])
+	@[ -n "$(FILE)" ] || { echo "usage: make from-osa FILE='user_variables.yml ...' [USER_CONFIG=openstack_user_config.yml] [STACK=name] [ARGS=...]" >&2; exit 2; }
+	.venv/bin/python -m tools.from_osa $(FILE) $(if $(USER_CONFIG),--user-config $(USER_CONFIG)) $(if $(filter command line environment,$(origin STACK)),--stack $(STACK)) $(ARGS)
 
 pg-state:  ## a local PostgreSQL for trying the team state backend (tools/pg_state.py)
 	python3 tools/pg_state.py start
