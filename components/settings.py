@@ -80,6 +80,7 @@ def _matches(value: Any, type_name: str) -> bool:
 
 def _typed_values(raw: Mapping[str, Any], schema: Mapping[str, ConfigKey]) -> dict[str, Any]:
     """Defaults merged with raw values, after rejecting removed, unknown, missing and mistyped keys."""
+    check_old_forms(raw)
     _reject_unknown(raw, schema)
     for key, value in raw.items():
         _check_type(key, value, schema[key])
@@ -94,9 +95,6 @@ def _reject_unknown(raw: Mapping[str, Any], schema: Mapping[str, ConfigKey]) -> 
     for key in raw:
         if key in REMOVED_KEYS:
             raise ConfigError(key, raw[key], REMOVED_KEYS[key])
-        if key in REPLACED_KEYS:
-            new_key, convert = REPLACED_KEYS[key]
-            raise ConfigError(key, raw[key], f"replaced by {new_key}; written in its form: {new_key}: {_flow(convert(raw))}")
     known = sorted(schema)
     for key in raw:
         if key not in known:
@@ -194,12 +192,35 @@ def _flow(value: Any) -> str:
 
 def _in_new_form(key: str, value: Any, item: bool = False) -> str:
     """'; written as ...' for a value in a replaced string form, else ''."""
-    if key == "amp_flavor_extra_specs" and isinstance(value, list) and all(isinstance(v, str) for v in value):
+    if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+        return ""
+    if key == "amp_flavor_extra_specs":
         return f"; written as an object: {_flow(dict(_split(v, '=', ('k', 'v')).values() for v in value))}"
-    if key in OLD_ITEM_FORMS and isinstance(value, list) and all(isinstance(v, str) for v in value):
+    if key in OLD_ITEM_FORMS:
         converted = [OLD_ITEM_FORMS[key](v) for v in value]
         return f"; written as an object: {_flow(converted[0])}" if item else f"; written as objects: {_flow(converted)}"
     return ""
+
+
+def old_form_errors(raw: Mapping[str, Any]) -> list[ConfigError]:
+    """Every value written in a string form of before structured config, each shown rewritten."""
+    errors, replaced = [], set()
+    for key, value in raw.items():
+        if key in REPLACED_KEYS and REPLACED_KEYS[key][0] not in replaced:
+            new_key, convert = REPLACED_KEYS[key]
+            replaced.add(new_key)
+            errors.append(ConfigError(key, value, f"replaced by {new_key}; written in its form: {new_key}: {_flow(convert(raw))}"))
+        elif key not in REPLACED_KEYS and _in_new_form(key, value):
+            errors.append(ConfigError(key, value, f"a structured value{_in_new_form(key, value)}"))
+    return errors
+
+
+def check_old_forms(raw: Mapping[str, Any]) -> None:
+    """Refuse the first old-form value. Pulumi's own type check stops such a stack first with a bare
+    type message, so tools/check_stack.py lists them all from the stack file (make preview / up)."""
+    errors = old_form_errors(raw)
+    if errors:
+        raise errors[0]
 
 
 def _records(values: Mapping, key: str) -> list[tuple[str, dict[str, str]]]:
@@ -551,7 +572,7 @@ def _pools(values: Mapping, cidr: IPNetwork) -> tuple[IpRange, ...]:
         pools.append(pool)
     overlap = first_overlap(pools)
     if overlap:
-        raise ConfigError(key, values[key], f"pools that do not overlap; {overlap[0]} overlaps {overlap[1]}")
+        raise ConfigError(key, _joined(pools), f"pools that do not overlap; {overlap[0]} overlaps {overlap[1]}")
     return tuple(sorted(pools))
 
 
@@ -677,7 +698,7 @@ def _health_managers(values: Mapping, network: NetworkSettings) -> tuple[HealthM
     key = "health_managers"
     records = _records(values, key)
     if not records:
-        raise ConfigError(key, values[key], "at least one {host, ip (optional)}; Octavia needs a health manager")
+        raise ConfigError(key, values[key], f"at least one {RECORD_SHAPES[key][0]}; Octavia needs a health manager")
     used = {_address("mgmt_used_ips", text) for text in values["mgmt_used_ips"]}
     default_interface = _interface_name("health_manager_interface", values["health_manager_interface"])
     hosts = tuple(_health_manager(path, record, network, used, default_interface) for path, record in records)

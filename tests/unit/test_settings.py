@@ -289,14 +289,15 @@ def test_removed_keys_say_they_were_removed(config, key):
 
 # The string forms values had before config was structured: refused, showing the value rewritten.
 OLD_FORMS = [
-    ("mgmt_allocation_pools", ["172.29.232.50-172.29.232.250"], "mgmt_allocation_pools[0]",
-     "written as an object: {start: 172.29.232.50, end: 172.29.232.250}"),
-    ("mgmt_reserved_ranges", ["172.29.232.0/28"], "mgmt_reserved_ranges[0]", "written as an object: {cidr: 172.29.232.0/28}"),
-    ("mgmt_host_routes", ["10.0.0.0/8 via 172.29.232.1"], "mgmt_host_routes[0]",
-     "written as an object: {destination: 10.0.0.0/8, nexthop: 172.29.232.1}"),
-    ("amp_images", ["2025.1=https://example.com/a.qcow2"], "amp_images[0]",
-     "written as an object: {version: '2025.1', source: 'https://example.com/a.qcow2'}"),
-    ("amp_images", ["build/a.manifest.json"], "amp_images[0]", "written as an object: {manifest: build/a.manifest.json}"),
+    ("mgmt_allocation_pools", ["172.29.232.50-172.29.232.250"], "mgmt_allocation_pools",
+     "written as objects: [{start: 172.29.232.50, end: 172.29.232.250}]"),
+    ("mgmt_reserved_ranges", ["172.29.232.0/28", "172.29.232.20-172.29.232.30"], "mgmt_reserved_ranges",
+     "written as objects: [{cidr: 172.29.232.0/28}, {start: 172.29.232.20, end: 172.29.232.30}]"),
+    ("mgmt_host_routes", ["10.0.0.0/8 via 172.29.232.1"], "mgmt_host_routes",
+     "written as objects: [{destination: 10.0.0.0/8, nexthop: 172.29.232.1}]"),
+    ("amp_images", ["2025.1=https://example.com/a.qcow2"], "amp_images",
+     "written as objects: [{version: '2025.1', source: 'https://example.com/a.qcow2'}]"),
+    ("amp_images", ["build/a.manifest.json"], "amp_images", "written as objects: [{manifest: build/a.manifest.json}]"),
     ("amp_flavor_extra_specs", ["hw_rng:allowed=True"], "amp_flavor_extra_specs",
      "written as an object: {'hw_rng:allowed': 'True'}"),
     ("health_manager_hosts", ["ctl1=172.29.232.11", "ctl2"], "health_manager_hosts",
@@ -310,6 +311,14 @@ def test_an_old_string_form_is_refused_showing_the_new_form(config, key, old, na
         parse({**config, key: old})
     assert caught.value.key == named and new_form in str(caught.value)
     assert "\n" not in str(caught.value)  # one line
+
+
+def test_one_old_item_among_objects_is_shown_rewritten(config):
+    images = [{"version": "v1", "source": "https://example.com/a.qcow2"}, "v2=https://example.com/b.qcow2"]
+    with pytest.raises(ConfigError) as caught:
+        parse({**config, "amp_images": images})
+    assert caught.value.key == "amp_images[1]"
+    assert "written as an object: {version: v2, source: 'https://example.com/b.qcow2'}" in str(caught.value)
 
 
 def test_replaced_interface_overrides_move_into_their_health_manager(config):

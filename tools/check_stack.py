@@ -1,0 +1,38 @@
+"""Check a stack file for values in the string forms used before config was structured.
+
+Pulumi type-checks a stack's config against Pulumi.yaml before the program runs, so a value such
+as `health_manager_hosts: ["ctl1=172.29.232.11"]` or `amp_images: ["v1=file.qcow2"]` stops there
+with a bare "must be of type 'array<object>'". This reads the file first and names every such
+value with its rewrite, one line each, exit 1. `make preview` and `make up` run it.
+
+    python -m tools.check_stack stacks/Pulumi.<env>.yaml
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import yaml
+
+from components.settings import old_form_errors
+
+NAMESPACE = "octavia-infra:"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m tools.check_stack stacks/Pulumi.<env>.yaml", file=sys.stderr)
+        return 2
+    path = Path(argv[0])
+    if not path.exists():  # a stack without a file has nothing written in the old forms
+        return 0
+    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    errors = old_form_errors({key[len(NAMESPACE):]: value for key, value in config.items() if key.startswith(NAMESPACE)})
+    for error in errors:
+        print(f"{path}: {error}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
