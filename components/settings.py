@@ -105,7 +105,7 @@ def _reject_unknown(raw: Mapping[str, Any], schema: Mapping[str, ConfigKey]) -> 
 
 def _check_type(key: str, value: Any, spec: ConfigKey) -> None:
     if not _matches(value, spec.type):
-        raise ConfigError(key, value, f"must be of type {spec.type}{_in_new_form(key, value)}")
+        raise ConfigError(key, value, f"must be of type {spec.type}")
     if spec.type != "array":
         return
     for index, item in enumerate(value):
