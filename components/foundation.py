@@ -150,6 +150,8 @@ def _rendered(settings: Settings, outputs: dict[str, Any], health_managers: Heal
         "amphora_secgroup_name": f"{settings.name_prefix}{GROUP_NAMES[AMPHORA]}",
         "amp_flavor_name": f"{settings.name_prefix}{settings.flavor.name}",
         "octavia_service_user": settings.octavia_service_user,
+        "service_project": settings.service_project,
+        "service_project_domain": settings.service_project_domain,
         "ssh_enabled": settings.access.ssh_enabled,
         "health_manager_port": settings.health_manager_port,
         # One rendering for every controller: bind all addresses; a per-host bind_ip is

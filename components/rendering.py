@@ -64,19 +64,26 @@ OCTAVIA_CONF = (
     *TENANT_QUOTA_OPTIONS,
 )
 
-# OpenStack-Ansible os_octavia role variable -> value key. The stack owns the network, flavor,
-# image, keypair and certificates, so the role is told not to create them.
+# OpenStack-Ansible os_octavia role variable -> value key (role checked at
+# openstack/openstack-ansible-os_octavia a2017a507ab1ef0734a2f5e34e8fb5faa6d6aa5e). The stack owns
+# the network, security group, flavor, image, keypair and certificates: the role gets their IDs,
+# and the playbook runs with --skip-tags octavia-resources (OPENSTACK_ANSIBLE_HEADER). The
+# network-creation variables (provider network, type, segmentation ID, CIDR, allocation pools,
+# DHCP, rule CIDR) are left out: with octavia_service_net_setup false and the network's UUID given
+# the role reads none of them, and its pool format ("start-end", split on "-") is not ours.
 OPENSTACK_ANSIBLE_VARS = (
     ("octavia_service_user_name", "octavia_service_user"),
+    ("octavia_service_project_name", "service_project"),
+    ("octavia_service_project_domain_id", "service_project_domain"),
+    ("octavia_service_user_domain_id", "service_project_domain"),  # the user is in that domain too
+    # Given the UUID, the role looks nothing up by name (an old lbaas-mgmt would match) and never
+    # creates the network; the name stays for readers of the file.
+    ("octavia_neutron_management_network_uuid", "mgmt_network_id"),
     ("octavia_neutron_management_network_name", "mgmt_network_name"),
-    ("octavia_provider_network_name", "mgmt_physical_network"),
-    ("octavia_provider_network_type", "mgmt_network_type"),
-    ("octavia_provider_segmentation_id", "mgmt_segmentation_id"),
-    ("octavia_management_net_subnet_cidr", "mgmt_subnet_cidr"),
-    ("octavia_management_net_subnet_allocation_pools", "mgmt_allocation_pools"),
-    ("octavia_management_net_dhcp", "mgmt_enable_dhcp"),
-    ("octavia_security_group_name", "amphora_secgroup_name"),
-    ("octavia_security_group_rule_cidr", "mgmt_subnet_cidr"),
+    # The role writes this into [controller_worker] amp_secgroup_list (the override sets the same).
+    ("octavia_security_group_name", "amphora_secgroup_id"),
+    # Given the UUID, the role neither creates a flavor of octavia_amp_flavor_name nor looks it up.
+    ("octavia_nova_flavor_uuid", "amp_flavor_id"),
     ("octavia_amp_flavor_name", "amp_flavor_name"),
     ("octavia_glance_image_tag", "amp_image_tag"),
     ("octavia_amp_image_owner_id", "amp_image_owner_id"),
@@ -87,6 +94,8 @@ OPENSTACK_ANSIBLE_VARS = (
     ("octavia_loadbalancer_topology", "loadbalancer_topology"),
     ("octavia_enable_anti_affinity", "enable_anti_affinity"),
     ("octavia_ca_private_key_passphrase", "ca_private_key_passphrase"),
+    # Where the deployment tool puts the stack's certificate files (CERT_FILES) on Octavia hosts.
+    ("octavia_cert_dest_dir", "octavia_cert_dir"),
 )
 OPENSTACK_ANSIBLE_CONSTANTS = {
     "octavia_service_net_setup": False,
@@ -95,7 +104,25 @@ OPENSTACK_ANSIBLE_CONSTANTS = {
     # Else, with SSH on, the role manages a keypair named octavia_ssh_key_name for
     # octavia_service_user_name with a key of its own: the one the stack created for that user.
     "octavia_ssh_key_manage": False,
+    # The stack's CAs and client certificate are used: the role generates and installs none of its
+    # own. octavia_generate_client_cert stays on: it also issues the API (octavia_backend_ssl) and
+    # OVN certificates, which the stack does not make.
+    "octavia_generate_certs": False,
+    "octavia_generate_ca": False,
+    # The role's iptables rules reject everything on the management interface but heartbeats, which
+    # blocks log offload (UDP 10514/20514); the host firewall is the output health_manager_firewall.
+    "octavia_ip_tables_fw": False,
 }
+OPENSTACK_ANSIBLE_HEADER = """\
+# /etc/openstack_deploy/user_variables_octavia.yml, rendered by octavia-infra.
+# Run the os_octavia playbook with --skip-tags octavia-resources: those tasks manage the amphora
+# image, management network, security group, flavor and keypair, and no variable turns the security
+# group off (they would delete the stack's rules missing from the role's own list).
+# Before the playbook, copy the stack's certificate outputs (output -> file) to {cert_dir}
+# on every Octavia host; octavia.conf reads them there:
+{cert_files}
+# The role's iptables rules are off: apply the output health_manager_firewall on each controller.
+"""
 
 # kolla-ansible globals.yml variable -> value key (octavia_auto_configure off: the stack made them).
 # octavia_keystone_user is a default of kolla's octavia role, which globals.yml overrides.
@@ -152,9 +179,10 @@ KOLLA_CERT_FILES = {
 
 
 def with_cert_paths(values: Mapping[str, Any], cert_dir: str) -> dict[str, Any]:
-    """values plus <certificate>_path for every certificate file."""
-    paths = {f"{name}_path": f"{cert_dir.rstrip('/')}/{file}" for name, file in CERT_FILES.items()}
-    return {**values, **paths}
+    """values plus octavia_cert_dir and <certificate>_path for every certificate file."""
+    directory = cert_dir.rstrip("/") or "/"
+    paths = {f"{name}_path": f"{directory.rstrip('/')}/{file}" for name, file in CERT_FILES.items()}
+    return {**values, **paths, "octavia_cert_dir": directory}
 
 
 def octavia_conf_sections(values: Mapping[str, Any]) -> dict[str, dict[str, str]]:
@@ -191,7 +219,11 @@ def render_openstack_ansible(values: Mapping[str, Any]) -> str:
         # Options the role has no variable for reach octavia.conf through its override hook.
         "octavia_octavia_conf_overrides": octavia_conf_sections(values),
     }
-    return "---\n" + yaml.safe_dump(variables, sort_keys=False, default_flow_style=False)
+    header = OPENSTACK_ANSIBLE_HEADER.format(
+        cert_dir=values.get("octavia_cert_dir", "octavia_cert_dir"),
+        cert_files="\n".join(f"#   {output} -> {file}" for output, file in CERT_FILES.items()).rstrip(),
+    )
+    return "---\n" + header + yaml.safe_dump(variables, sort_keys=False, default_flow_style=False)
 
 
 def render_kolla_ansible(values: Mapping[str, Any]) -> str:

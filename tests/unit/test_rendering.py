@@ -104,27 +104,112 @@ def test_secret_renderings_are_secret_and_public_ones_are_not(run):
         assert run.outputs[secret] not in run.outputs["kolla_ansible_globals"]
 
 
+def osa_variables(run):
+    return yaml.safe_load(run.outputs["openstack_ansible_user_variables"])
+
+
 def test_openstack_ansible_variables(run):
-    variables = yaml.safe_load(run.outputs["openstack_ansible_user_variables"])
+    variables = osa_variables(run)
     out = run.outputs
     assert variables["octavia_service_net_setup"] is False  # the stack owns the network
     assert variables["octavia_amp_image_upload_enabled"] is False
+    assert variables["octavia_download_artefact"] is False
     assert variables["octavia_ssh_key_manage"] is False  # the stack owns the keypair
     assert variables["octavia_service_user_name"] == "octavia"  # who the keypair belongs to
+    assert variables["octavia_service_project_name"] == "service"
+    assert variables["octavia_service_project_domain_id"] == "default"
+    assert variables["octavia_service_user_domain_id"] == "default"
+    assert variables["octavia_neutron_management_network_uuid"] == out["mgmt_network_id"]
     assert variables["octavia_neutron_management_network_name"] == "lbaas-mgmt"
-    assert variables["octavia_provider_network_name"] == "lbaas"
-    assert variables["octavia_provider_network_type"] == "flat"
-    assert variables["octavia_management_net_subnet_cidr"] == out["mgmt_subnet_cidr"]
-    assert variables["octavia_management_net_subnet_allocation_pools"] == "172.29.232.50-172.29.232.250"
+    assert variables["octavia_security_group_name"] == out["amphora_secgroup_id"]
+    assert variables["octavia_nova_flavor_uuid"] == out["amp_flavor_id"]
+    assert variables["octavia_amp_flavor_name"] == "amphora"
     assert variables["octavia_glance_image_tag"] == out["amp_image_tag"]
     assert variables["octavia_amp_image_owner_id"] == out["amp_image_owner_id"]
     assert variables["octavia_ssh_enabled"] is True and variables["octavia_ssh_key_name"] == out["amp_ssh_key_name"]
+    assert variables["octavia_health_manager_port"] == 5555
     assert variables["octavia_hm_hosts"] == ",".join(out["health_manager_ips"].values())
     assert variables["octavia_loadbalancer_topology"] == "ACTIVE_STANDBY"
+    assert variables["octavia_enable_anti_affinity"] is True
     assert variables["octavia_ca_private_key_passphrase"] == out["ca_private_key_passphrase"]
     overrides = variables["octavia_octavia_conf_overrides"]
     parsed = conf(run)
     assert {s: dict(parsed[s]) for s in parsed.sections()} == overrides
+
+
+def test_openstack_ansible_uses_the_stacks_certificates(run):
+    variables = osa_variables(run)
+    assert variables["octavia_generate_certs"] is False
+    assert variables["octavia_generate_ca"] is False
+    # Still issues the API and OVN certificates, which the stack does not make.
+    assert "octavia_generate_client_cert" not in variables
+    assert variables["octavia_cert_dest_dir"] == "/srv/octavia/certs"
+    # The role's template hard-codes /etc/octavia/certs/*.pem; the overrides point at the stack's files.
+    overrides = variables["octavia_octavia_conf_overrides"]
+    assert overrides["certificates"]["ca_certificate"] == "/srv/octavia/certs/server_ca.cert.pem"
+    assert overrides["haproxy_amphora"]["client_cert"] == "/srv/octavia/certs/client.cert-and-key.pem"
+    assert overrides["controller_worker"]["client_ca"] == "/srv/octavia/certs/client_ca.cert.pem"
+
+
+def test_openstack_ansible_security_group_reaches_amp_secgroup_list(run):
+    """No variable stops the role managing its group; the ID reaches octavia.conf both ways."""
+    variables = osa_variables(run)
+    assert variables["octavia_security_group_name"] == run.outputs["amphora_secgroup_id"]
+    assert variables["octavia_octavia_conf_overrides"]["controller_worker"]["amp_secgroup_list"] == (
+        run.outputs["amphora_secgroup_id"]
+    )
+
+
+def test_openstack_ansible_leaves_the_host_firewall_to_the_stack(run):
+    assert osa_variables(run)["octavia_ip_tables_fw"] is False  # its rules would block UDP 10514/20514
+    assert "octavia_iptables_rules" not in osa_variables(run)
+
+
+def test_openstack_ansible_service_project_from_settings(image):
+    run = declare({**base_config(image), "service_project": "services", "service_project_domain": "ops"})
+    variables = osa_variables(run)
+    assert variables["octavia_service_project_name"] == "services"
+    assert variables["octavia_service_project_domain_id"] == "ops"
+    assert variables["octavia_service_user_domain_id"] == "ops"
+
+
+# Read only to create the network or the security group rules, which the stack owns.
+OSA_DROPPED = (
+    "octavia_management_net_subnet_allocation_pools",
+    "octavia_management_net_subnet_cidr",
+    "octavia_management_net_dhcp",
+    "octavia_management_net_subnet_gateway",
+    "octavia_provider_network_name",
+    "octavia_provider_network_type",
+    "octavia_provider_segmentation_id",
+    "octavia_provider_network_mtu",
+    "octavia_security_group_rule_cidr",
+)
+
+
+@pytest.mark.parametrize("name", OSA_DROPPED)
+def test_openstack_ansible_network_creation_variables_are_not_rendered(run, name):
+    assert name not in osa_variables(run)
+
+
+def test_openstack_ansible_vlan_network_renders_no_segmentation(image):
+    config = {**base_config(image), "mgmt_network_type": "vlan", "mgmt_physical_network": "lbaas",
+              "mgmt_segmentation_id": 3101}
+    variables = osa_variables(declare(config))
+    assert not set(OSA_DROPPED) & set(variables)
+
+
+def test_openstack_ansible_header_states_what_the_deployment_must_do(run):
+    text = run.outputs["openstack_ansible_user_variables"]
+    header = text.split("\n")[: text.split("\n").index("octavia_service_net_setup: false")]
+    header = "\n".join(header)
+    assert header.startswith("---\n#")
+    assert "--skip-tags octavia-resources" in header
+    for output, file in CERT_FILES.items():
+        assert f"#   {output} -> {file}" in header
+    assert "/srv/octavia/certs" in header
+    assert "health_manager_firewall" in header
+    assert all(line.startswith("#") for line in header.splitlines()[1:])
 
 
 def test_kolla_ansible_globals(run):
@@ -140,7 +225,7 @@ def test_kolla_ansible_globals(run):
 def test_octavia_service_user_reaches_both_deployment_tools(image):
     """The user the keypair was created for is the one the tools configure Octavia to run as."""
     run = declare({**base_config(image), "ssh_enabled": True, "octavia_service_user": "lbaas"})
-    assert yaml.safe_load(run.outputs["openstack_ansible_user_variables"])["octavia_service_user_name"] == "lbaas"
+    assert osa_variables(run)["octavia_service_user_name"] == "lbaas"
     assert yaml.safe_load(run.outputs["kolla_ansible_globals"])["octavia_keystone_user"] == "lbaas"
 
 
