@@ -24,8 +24,6 @@ from components.rendering import (
     with_cert_paths,
 )
 from components.security_groups import (
-    AMPHORA,
-    GROUP_NAMES,
     LOG_OFFLOAD_PORTS,
     SecurityGroups,
     SecurityGroupsArgs,
@@ -141,13 +139,6 @@ def _rendered(settings: Settings, outputs: dict[str, Any], health_managers: Heal
     network = settings.network
     plain = {
         "mgmt_network_name": f"{settings.name_prefix}{network.name}",
-        "mgmt_physical_network": network.physical_network,
-        "mgmt_network_type": network.network_type,
-        "mgmt_segmentation_id": network.segmentation_id,
-        "mgmt_subnet_cidr": str(network.cidr),
-        "mgmt_allocation_pools": ",".join(str(pool) for pool in network.allocation_pools),
-        "mgmt_enable_dhcp": network.enable_dhcp,
-        "amphora_secgroup_name": f"{settings.name_prefix}{GROUP_NAMES[AMPHORA]}",
         "amp_flavor_name": f"{settings.name_prefix}{settings.flavor.name}",
         "octavia_service_user": settings.octavia_service_user,
         "service_project": settings.service_project,
