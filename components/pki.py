@@ -10,7 +10,11 @@ Interface
 parse_pki_settings(section) takes the `pki` config section as a plain dict (the whole section
 may be marked secret in the stack because it can hold imported PEMs; pass its plain value) and
 validates everything, including imported PEMs, before any resource exists. Errors are ConfigError
-with keys such as `pki.client_cert.validity_days`.
+with keys such as `pki.client_cert.validity_days`. Key sizes and validities are held to
+components.pki_crypto.BOUNDS, the table the policy pack enforces, so a value the policy would
+refuse stops here first. An imported CA is held to its own rules (a CA, not expired, key matching,
+validity within bounds); a key below the generated minimum is a warning (PkiSettings.warnings,
+which OctaviaPki reports), not an error.
 
 OctaviaPki attributes (pulumi.Output[str]; (s) = secret) and the octavia.conf option each feeds:
     ca_certificate                    [certificates] ca_certificate (server CA, signs amphora certs)
@@ -47,7 +51,7 @@ import pulumi
 
 from components import pki_crypto as crypto
 from components.errors import ConfigError
-from components.pki_crypto import KEY_SIZES, SERVER_CERTS_KEY_PASSPHRASE_BYTES, Subject
+from components.pki_crypto import BOUNDS, KEY_SIZES, SERVER_CERTS_KEY_PASSPHRASE_BYTES, Subject
 from components.pki_provider import CertificateAuthority, ClientCertificate, RandomSecret, pki_now, renewal_due
 from components.schema import load_schema
 
@@ -80,7 +84,8 @@ class CaSettings:
         bundle (server_ca / client_ca) and, for the client CA, keeps signing the controllers'
         client certificate, so amphorae booted before the rollover keep working. None: the new
         CA takes over at once.
-    existing: import this CA instead of generating one (key/validity/subject/generation unused).
+    existing: import this CA instead of generating one (key/validity/subject unused). A different
+        imported certificate is a rollover too: bump generation with it.
     """
 
     subject: Subject
@@ -113,6 +118,8 @@ class PkiSettings:
         them (secret config) only to carry over the values of an existing deployment: running
         amphorae sign heartbeats with the old key, and Octavia decrypts stored amphora keys with
         the old passphrase (which must be exactly 32 base64url characters).
+    warnings: what the validation let through but the operator must know, each naming its key
+        (an imported CA's key below the generated minimum); OctaviaPki reports them.
     """
 
     server_ca: CaSettings
@@ -120,6 +127,7 @@ class PkiSettings:
     client_cert: ClientCertSettings
     heartbeat_key: Optional[str] = field(default=None, repr=False)
     server_certs_key_passphrase: Optional[str] = field(default=None, repr=False)
+    warnings: tuple[str, ...] = ()
 
 
 # --- Parsing -------------------------------------------------------------------------------------
@@ -162,10 +170,11 @@ class _Section:
     def value(self, name: str) -> Any:
         return self.data.get(name, self.defaults[name])
 
-    def integer(self, name: str, minimum: int) -> int:
+    def integer(self, name: str, minimum: int, maximum: Optional[int] = None) -> int:
         value = self.value(name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ConfigError(self.key(name), value, f"must be a whole number >= {minimum}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum or (maximum is not None and value > maximum):
+            valid = f"a whole number from {minimum} to {maximum}" if maximum is not None else f"a whole number >= {minimum}"
+            raise ConfigError(self.key(name), value, f"must be {valid}")
         return value
 
     def text(self, name: str, secret: bool = False) -> Optional[str]:
@@ -192,10 +201,18 @@ def _parse_key(section: _Section) -> dict[str, Any]:
         raise ConfigError(section.key("key_type"), key_type, f"unknown key type; valid: {', '.join(KEY_SIZES)}")
     default_size = section.defaults["key_size"] if key_type == section.defaults["key_type"] else _OTHER_TYPE_KEY_SIZE[key_type]
     key_size = section.data.get("key_size", default_size)
-    if key_size not in KEY_SIZES[key_type]:
-        sizes = ", ".join(map(str, KEY_SIZES[key_type]))
-        raise ConfigError(section.key("key_size"), key_size, f"for key_type {key_type}: one of {sizes}")
+    sizes = crypto.generated_key_sizes(key_type)
+    if key_size not in sizes:
+        valid = f"for key_type {key_type}: one of {', '.join(map(str, sizes))}"
+        below = isinstance(key_size, int) and not isinstance(key_size, bool) and crypto.key_problem(key_type, key_size)
+        raise ConfigError(section.key("key_size"), key_size, f"{below}; {valid}" if below else valid)
     return {"key_type": key_type, "key_size": key_size}
+
+
+def _validity_days(section: _Section, is_ca: bool) -> int:
+    """validity_days within the bounds (BOUNDS: the policy pack's defaults)."""
+    minimum, maximum = crypto.validity_range(is_ca)
+    return section.integer("validity_days", minimum=minimum, maximum=maximum)
 
 
 def _parse_subject(section: _Section) -> Subject:
@@ -222,7 +239,7 @@ def _shorter_than_validity(section: _Section, name: str, validity_days: int) -> 
 _EXISTING_CA_KEYS = {name: None for name in ("certificate_pem", "private_key_pem", "private_key_passphrase")}
 
 
-def _parse_existing_ca(data: Any, path: str) -> ExistingCa:
+def _parse_existing_ca(data: Any, path: str, warnings: list[str]) -> ExistingCa:
     section = _Section(data, path, _EXISTING_CA_KEYS)
     for name in ("certificate_pem", "private_key_pem"):
         if not section.has(name):
@@ -247,12 +264,16 @@ def _parse_existing_ca(data: Any, path: str) -> ExistingCa:
         raise ConfigError(section.key("private_key_pem"), SECRET_SHOWN_AS, "does not match certificate_pem")
     if not crypto.is_ca_certificate(certificate):
         raise ConfigError(section.key("certificate_pem"), str(certificate.subject), "not a CA (basicConstraints CA:TRUE)")
+    findings = crypto.imported_ca_findings(certificate, pki_now(), BOUNDS)
+    if findings.errors:
+        raise ConfigError(section.key("certificate_pem"), str(certificate.subject), "; ".join(findings.errors))
+    warnings.extend(f"{path}: the imported CA's {warning}" for warning in findings.warnings)
     return existing
 
 
-def _parse_ca(data: Any, path: str, defaults: dict[str, Any]) -> CaSettings:
+def _parse_ca(data: Any, path: str, defaults: dict[str, Any], warnings: list[str]) -> CaSettings:
     section = _Section(data, path, defaults)
-    validity_days = section.integer("validity_days", minimum=1)
+    validity_days = _validity_days(section, is_ca=True)
     return CaSettings(
         **_parse_key(section),
         validity_days=validity_days,
@@ -260,13 +281,13 @@ def _parse_ca(data: Any, path: str, defaults: dict[str, Any]) -> CaSettings:
         generation=section.integer("generation", minimum=1),
         keep_previous_until=section.date("keep_previous_until"),
         subject=_parse_subject(section),
-        existing=_parse_existing_ca(section.data["existing"], section.key("existing")) if section.has("existing") else None,
+        existing=_parse_existing_ca(section.data["existing"], section.key("existing"), warnings) if section.has("existing") else None,
     )
 
 
 def _parse_client_cert(data: Any, path: str, defaults: dict[str, Any]) -> ClientCertSettings:
     section = _Section(data, path, defaults)
-    validity_days = section.integer("validity_days", minimum=1)
+    validity_days = _validity_days(section, is_ca=False)
     return ClientCertSettings(
         **_parse_key(section),
         validity_days=validity_days,
@@ -282,12 +303,14 @@ def parse_pki_settings(data: Optional[dict[str, Any]], path: str = "pki") -> Pki
     passphrase = section.text("server_certs_key_passphrase", secret=True)
     if passphrase is not None and not _BASE64URL_32.fullmatch(passphrase):
         raise ConfigError(section.key("server_certs_key_passphrase"), SECRET_SHOWN_AS, "exactly 32 base64url characters (A-Z a-z 0-9 - _)")
+    warnings: list[str] = []
     return PkiSettings(
-        server_ca=_parse_ca(section.data.get("server_ca"), section.key("server_ca"), defaults["server_ca"]),
-        client_ca=_parse_ca(section.data.get("client_ca"), section.key("client_ca"), defaults["client_ca"]),
+        server_ca=_parse_ca(section.data.get("server_ca"), section.key("server_ca"), defaults["server_ca"], warnings),
+        client_ca=_parse_ca(section.data.get("client_ca"), section.key("client_ca"), defaults["client_ca"], warnings),
         client_cert=_parse_client_cert(section.data.get("client_cert"), section.key("client_cert"), defaults["client_cert"]),
         heartbeat_key=section.text("heartbeat_key", secret=True),
         server_certs_key_passphrase=passphrase,
+        warnings=tuple(warnings),
     )
 
 
@@ -296,7 +319,12 @@ def parse_pki_settings(data: Optional[dict[str, Any]], path: str = "pki") -> Pki
 HEARTBEAT_KEY_BYTES = 32
 
 
-def _ca_inputs(ca: CaSettings) -> dict[str, Any]:
+def _ca_inputs(ca: CaSettings, config_key: str) -> dict[str, Any]:
+    # Labels for the provider's rollover messages only: they never cause an update by themselves.
+    labels = {
+        "config_key": config_key,
+        "keep_previous_until": ca.keep_previous_until.isoformat() if ca.keep_previous_until else None,
+    }
     if ca.existing:
         return {
             "existing_certificate_pem": ca.existing.certificate_pem,
@@ -304,10 +332,12 @@ def _ca_inputs(ca: CaSettings) -> dict[str, Any]:
             "existing_private_key_passphrase": (
                 pulumi.Output.secret(ca.existing.private_key_passphrase) if ca.existing.private_key_passphrase else None
             ),
+            "generation": ca.generation,
+            **labels,
         }
     return {
         "key_type": ca.key_type, "key_size": ca.key_size, "validity_days": ca.validity_days,
-        "generation": ca.generation, "subject": dataclasses.asdict(ca.subject),
+        "generation": ca.generation, "subject": dataclasses.asdict(ca.subject), **labels,
     }
 
 
@@ -341,8 +371,10 @@ class OctaviaPki(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         today = pki_now().date()
 
-        server_ca = CertificateAuthority(f"{name}-server-ca", _ca_inputs(settings.server_ca), child)
-        client_ca = CertificateAuthority(f"{name}-client-ca", _ca_inputs(settings.client_ca), child)
+        for warning in settings.warnings:
+            pulumi.log.warn(warning, resource=self)
+        server_ca = CertificateAuthority(f"{name}-server-ca", _ca_inputs(settings.server_ca, "pki.server_ca"), child)
+        client_ca = CertificateAuthority(f"{name}-client-ca", _ca_inputs(settings.client_ca, "pki.client_ca"), child)
         client_keeps_previous = keeps_previous(settings.client_ca, today)
         signer_cert, signer_key = client_ca.certificate_pem, client_ca.private_key_pem
         if client_keeps_previous:

@@ -2,11 +2,16 @@
 
 No Pulumi here: every function takes plain values and returns plain values (PEM strings), so the
 dynamic provider and the settings validation share one implementation and tests call it directly.
+
+BOUNDS is the one table of key and validity bounds: the settings validation (components/pki.py)
+refuses at preview what lies outside it, and the policy pack (policy/octavia_policies.py) enforces
+it as its defaults, with the same checks (key_problem, validity_problem, imported_ca_findings).
 """
 
 from __future__ import annotations
 
 import datetime
+import os
 import secrets
 from dataclasses import dataclass
 from typing import Optional, Union
@@ -18,9 +23,27 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 PrivateKey = Union[rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey]
 
-# Supported key types and the sizes each allows; EC sizes name the NIST curve (256 = P-256).
+# Key types and the sizes this module can generate; EC sizes name the NIST curve (256 = P-256).
+# A generated key must also meet BOUNDS (generated_key_sizes).
 KEY_SIZES = {"rsa": (2048, 3072, 4096), "ec": (256, 384)}
 _EC_CURVES = {256: ec.SECP256R1, 384: ec.SECP384R1}
+
+# The bounds every generated certificate meets. The policy pack takes them as its defaults
+# (operators may tighten them with --policy-pack-config); imported CAs meet the validity bounds,
+# and a key below the minimum is a warning for them (replacing an imported CA is a rollover).
+BOUNDS: dict[str, int] = {
+    # NIST SP 800-57: 2048-bit RSA is retired after 2030; every key here outlives that.
+    "min_rsa_bits": 3072,
+    "min_ec_bits": 256,
+    # A CA rollover means failing over every amphora: ten years is the longest sensible.
+    "max_ca_validity_days": 3650,
+    # The client certificate renews itself; longer than two years and some more only adds risk.
+    "max_client_cert_validity_days": 825,
+    "min_validity_days": 30,
+}
+
+# The PKI's clock: OCTAVIA_PKI_NOW (ISO 8601; a bare date means midnight UTC) or the system clock.
+CLOCK_ENV = "OCTAVIA_PKI_NOW"
 
 # Certificates start this long before "now" so controllers and amphorae with a skewed clock accept them.
 CLOCK_SKEW_ALLOWANCE = datetime.timedelta(hours=1)
@@ -47,6 +70,112 @@ class Subject:
             (NameOID.COMMON_NAME, self.common_name),
         )
         return x509.Name([x509.NameAttribute(oid, value) for oid, value in fields if value])
+
+
+def pki_now() -> datetime.datetime:
+    """The current time in UTC, or the OCTAVIA_PKI_NOW override."""
+    override = os.environ.get(CLOCK_ENV)
+    if not override:
+        return datetime.datetime.now(datetime.timezone.utc)
+    moment = datetime.datetime.fromisoformat(override)
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
+
+
+# --- Bounds --------------------------------------------------------------------------------------
+
+
+def min_key_bits(key_type: str, bounds: dict = BOUNDS) -> Optional[int]:
+    """The smallest key a certificate may have, or None for a key type that is not rsa or ec."""
+    return {"rsa": bounds["min_rsa_bits"], "ec": bounds["min_ec_bits"]}.get(key_type)
+
+
+def generated_key_sizes(key_type: str, bounds: dict = BOUNDS) -> tuple[int, ...]:
+    """The sizes a generated key of key_type may have: what can be generated, within bounds."""
+    minimum = min_key_bits(key_type, bounds)
+    return tuple(size for size in KEY_SIZES.get(key_type, ()) if minimum is not None and size >= minimum)
+
+
+def validity_range(is_ca: bool, bounds: dict = BOUNDS) -> tuple[int, int]:
+    """(minimum, maximum) validity in days of a CA or of the client certificate."""
+    maximum = bounds["max_ca_validity_days"] if is_ca else bounds["max_client_cert_validity_days"]
+    return bounds["min_validity_days"], maximum
+
+
+def key_problem(key_type: Optional[str], key_size: int, bounds: dict = BOUNDS) -> Optional[str]:
+    """Why a key breaks the bounds, or None."""
+    minimum = min_key_bits(key_type or "", bounds)
+    if minimum is None:
+        return f"key type {key_type!r} is not rsa or ec"
+    if key_size < minimum:
+        return f"{key_type} key of {key_size} bits is below the minimum of {minimum}"
+    return None
+
+
+def validity_problem(validity_days: int, is_ca: bool, bounds: dict = BOUNDS) -> Optional[str]:
+    """Why a validity breaks the bounds, or None."""
+    minimum, maximum = validity_range(is_ca, bounds)
+    if validity_days > maximum:
+        return f"validity of {validity_days} days exceeds the maximum of {maximum}"
+    if validity_days < minimum:
+        return f"validity of {validity_days} days is below the minimum of {minimum}"
+    return None
+
+
+@dataclass(frozen=True)
+class CertificateFacts:
+    """What the bounds look at in a certificate."""
+
+    key_type: str  # rsa, ec or the key class's name
+    key_size: int
+    validity_days: int  # not_after - not_before, whole days
+    not_after: datetime.datetime
+    is_ca: bool
+
+
+def certificate_facts(certificate: x509.Certificate) -> CertificateFacts:
+    key = certificate.public_key()
+    key_type = "rsa" if isinstance(key, rsa.RSAPublicKey) else "ec" if isinstance(key, ec.EllipticCurvePublicKey) else type(key).__name__
+    validity = certificate.not_valid_after_utc - certificate.not_valid_before_utc
+    return CertificateFacts(key_type, getattr(key, "key_size", 0), validity.days, certificate.not_valid_after_utc,
+                            is_ca_certificate(certificate))
+
+
+@dataclass(frozen=True)
+class Findings:
+    """Errors block (settings validation and policy alike); warnings are reported and let through."""
+
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+def imported_ca_findings(certificate: x509.Certificate, now: datetime.datetime, bounds: dict = BOUNDS) -> Findings:
+    """An imported CA's own rules: a CA, not expired, a validity within bounds, an rsa or ec key.
+
+    A key below the minimum of a generated CA is a warning only: replacing an imported CA is a
+    rollover of a running deployment, which its operator plans (docs/pki.md).
+    """
+    facts = certificate_facts(certificate)
+    errors = []
+    if not facts.is_ca:
+        errors.append("is not a CA (basicConstraints CA:TRUE)")
+    if facts.not_after <= now:
+        errors.append(f"expired on {facts.not_after.isoformat()}")
+    problem = validity_problem(facts.validity_days, True, bounds)
+    if problem:
+        errors.append(problem)
+    warnings = []
+    problem = key_problem(facts.key_type, facts.key_size, bounds)
+    if problem and min_key_bits(facts.key_type, bounds) is None:
+        errors.append(problem)
+    elif problem:
+        warnings.append(
+            f"{problem} for a generated CA; accepted for an imported CA, as replacing it is a rollover: "
+            "plan one (bump generation, set keep_previous_until, fail over the amphorae; docs/pki.md)"
+        )
+    return Findings(tuple(errors), tuple(warnings))
+
+
+# --- Keys and certificates -----------------------------------------------------------------------
 
 
 def random_secret(byte_count: int) -> str:

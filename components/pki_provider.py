@@ -3,8 +3,11 @@
 Three resources, each a thin layer over components.pki_crypto:
 
 - CertificateAuthority: a generated (or imported) CA whose private key is stored only encrypted
-  with a generated passphrase. Changing any input rotates it *in place* (an update, not a
-  replace) so the previous certificate and key stay in state for a rollover overlap.
+  with a generated passphrase. A new CA (a rollover) is an update in place, not a replace, so the
+  previous certificate and key stay in state for a rollover overlap. A rollover must be asked for:
+  its check refuses a change of what defines the CA (key, validity, subject, imported certificate)
+  without a higher `generation`, and warns, when generation goes up, what the rollover means for
+  running amphorae (ca_rollover_refusal, ca_rollover_notice).
 - ClientCertificate: an end-entity client certificate signed by a given CA. Replaced when an
   input changes or when the clock reaches not_after - renew_before_days.
 - RandomSecret: a base64url random string, generated once.
@@ -21,7 +24,7 @@ else the system clock. Tests and rehearsals of a renewal move the clock with it.
 from __future__ import annotations
 
 import datetime
-import os
+import sys
 import uuid
 from typing import Any, Optional
 
@@ -29,20 +32,12 @@ import pulumi
 from pulumi import dynamic
 
 from components import pki_crypto as crypto
+from components.pki_crypto import pki_now
 
-CLOCK_ENV = "OCTAVIA_PKI_NOW"
+CLOCK_ENV = crypto.CLOCK_ENV  # the clock lives in pki_crypto, which the policy pack reads too
 
 # Resource type tokens become pulumi-python:dynamic/pki:<name>.
 DYNAMIC_MODULE = "pki"
-
-
-def pki_now() -> datetime.datetime:
-    """The current time in UTC, or the OCTAVIA_PKI_NOW override."""
-    override = os.environ.get(CLOCK_ENV)
-    if not override:
-        return datetime.datetime.now(datetime.timezone.utc)
-    moment = datetime.datetime.fromisoformat(override)
-    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
 
 
 def renewal_due(not_after_iso: str, renew_before_days: int, now: datetime.datetime) -> bool:
@@ -73,6 +68,139 @@ CA_SECRETS = (
     "existing_private_key_pem", "existing_private_key_passphrase",
 )
 CA_PASSPHRASE_BYTES = 32
+# Two more inputs only word the operator's messages, so they are not CA_INPUTS and never cause an
+# update: config_key, the config key the CA comes from ("pki.server_ca"), and keep_previous_until
+# (ISO date or None).
+
+
+def _generation(value: Any) -> Optional[int]:
+    return None if value is None else int(value)
+
+
+def _shown(value: Any) -> Any:
+    """A value as the operator wrote it: numbers reach the provider as floats (256.0)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _ca_generations(olds: dict[str, Any], news: dict[str, Any]) -> tuple[int, int, list[str]]:
+    """(old generation, new generation, what defines the CA and changed, worded for the operator).
+
+    An imported CA deployed before generation applied to imported CAs has none in state: it was
+    generation 1 when its certificate changes now, and needs no rollover when it does not.
+    """
+    defining = _defining_changes(olds, news)
+    new = _generation(news.get("generation")) or 1
+    old = _generation(olds.get("generation"))
+    if old is None:
+        old = 1 if defining else new
+    return old, new, defining
+
+
+def _defining_changes(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+    """What defines the CA and changed (key, validity, subject, imported certificate), worded.
+
+    A change of any of these issues a new CA: a rollover, which generation must announce.
+    """
+    was_imported, is_imported = bool(olds.get("existing_certificate_pem")), bool(news.get("existing_certificate_pem"))
+    if was_imported != is_imported:
+        return ["an imported CA (existing) in place of the generated one" if is_imported
+                else "a generated CA in place of the imported one (existing removed)"]
+    if is_imported:
+        same = olds.get("existing_certificate_pem") == news.get("existing_certificate_pem")
+        return [] if same else ["another imported certificate in existing.certificate_pem"]
+    changes = []
+    for key in ("key_type", "key_size", "validity_days"):
+        if olds.get(key) != news.get(key):
+            changes.append(f"{key} {_shown(olds.get(key))} -> {_shown(news.get(key))}")
+    old_subject, new_subject = olds.get("subject") or {}, news.get("subject") or {}
+    for key in sorted(set(old_subject) | set(new_subject)):
+        if old_subject.get(key) != new_subject.get(key):
+            changes.append(f"subject.{key} {old_subject.get(key)!r} -> {new_subject.get(key)!r}")
+    return changes
+
+
+def _config_key(news: dict[str, Any]) -> str:
+    return news.get("config_key") or "pki.<ca>"
+
+
+def ca_rollover_refusal(olds: dict[str, Any], news: dict[str, Any]) -> Optional[str]:
+    """Why an update of a CA is refused (one line for the operator), or None.
+
+    A change of what defines the CA needs a higher generation, and generations never go back.
+    """
+    old, new, defining = _ca_generations(olds, news)
+    key = _config_key(news)
+    if new < old:
+        return (f"{key}.generation {old} -> {new}: generations only go up (a rolled-over CA's key is gone); "
+                f"keep {old}, or set {old + 1} to roll over again (docs/pki.md, CA rollover)")
+    if new > old and not defining and news.get("existing_certificate_pem"):
+        return (f"{key}.generation {old} -> {new}, but existing.certificate_pem is the same imported certificate: "
+                f"there is nothing to roll over; import the new CA with the bump, or keep generation {old}")
+    if defining and new == old:
+        return (f"{key}: {', '.join(defining)} is a CA rollover, but generation is still {old}: to roll over, "
+                f"set {key}.generation: {old + 1} and {key}.keep_previous_until (the day every amphora will have "
+                "been failed over), then fail the amphorae over (docs/pki.md, CA rollover); to keep this CA, "
+                "undo the change")
+    return None
+
+
+def ca_rollover_notice(olds: dict[str, Any], news: dict[str, Any], today: datetime.date) -> Optional[str]:
+    """What a rollover (generation going up) means for running amphorae, or None if it is none."""
+    old, new, defining = _ca_generations(olds, news)
+    if new <= old:
+        return None
+    key = _config_key(news)
+    client = key.endswith("client_ca")
+    what = f" ({', '.join(defining)})" if defining else ""
+    new_ca = "the newly imported CA replaces" if news.get("existing_certificate_pem") else "a new CA key and certificate replace"
+    head = f"{key}: rollover, generation {old} -> {new}{what}: {new_ca} the current one"
+    keep_until = news.get("keep_previous_until")
+    if keep_until and today <= datetime.date.fromisoformat(str(keep_until)[:10]):
+        kept = ("stays in client_ca and keeps signing the controllers' client_cert" if client
+                else "stays in server_ca, so the controllers keep accepting amphorae it signed")
+        return (f"{head}; the previous CA {kept} until keep_previous_until {keep_until} (inclusive): fail over "
+                "every amphora before then (openstack loadbalancer amphora failover; docs/pki.md, CA rollover)")
+    consequence = (
+        "running amphorae stop trusting the controllers at once (they trust only the current client CA, and "
+        "the controllers' client_cert will come from the new one)" if client else
+        "the controllers stop trusting running amphorae at once (server_ca will hold only the new CA, which "
+        "signed none of their certificates)"
+    )
+    return (f"{head}; keep_previous_until is not set (or past), so {consequence} until each amphora is failed "
+            f"over; to keep them working meanwhile, set {key}.keep_previous_until to the day every amphora will "
+            "have been failed over (docs/pki.md, CA rollover)")
+
+
+def _engine_address() -> Optional[str]:
+    """The engine's address when this runs in the dynamic provider process, else None.
+
+    The engine starts every provider plugin with its own address as the first argument (providers
+    log through it); Python's dynamic provider (`python -m pulumi.dynamic`) does not use it.
+    """
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name == "pulumi.dynamic.__main__" and len(sys.argv) > 1:
+        return sys.argv[1]
+    return None
+
+
+def warn_operator(message: str) -> None:
+    """A warning in the engine's diagnostics (the CLI prints it as `warning: ...`).
+
+    Outside the provider process (tests calling the provider in-process), or should the engine
+    not answer, it goes to stderr, which the engine shows as a plain line.
+    """
+    address = _engine_address()
+    if address:
+        import grpc
+        from pulumi.runtime.proto import engine_pb2, engine_pb2_grpc
+
+        try:
+            with grpc.insecure_channel(address) as channel:
+                engine_pb2_grpc.EngineStub(channel).Log(engine_pb2.LogRequest(severity=engine_pb2.WARNING, message=message))
+            return
+        except grpc.RpcError:
+            pass
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def _issue_ca(props: dict[str, Any], passphrase: str) -> dict[str, Any]:
@@ -101,8 +229,20 @@ class CertificateAuthorityProvider(dynamic.ResourceProvider):
                 "previous_certificate_pem": None, "previous_private_key_pem": None}
         return dynamic.CreateResult(uuid.uuid4().hex, outs)
 
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        """On an update (olds = the inputs in state): refuse an unannounced rollover, warn of a real one."""
+        if olds:
+            refusal = ca_rollover_refusal(olds, news)
+            if refusal:
+                return dynamic.CheckResult(news, [dynamic.CheckFailure("", refusal)])
+            notice = ca_rollover_notice(olds, news, pki_now().date())
+            if notice:
+                warn_operator(notice)
+        return dynamic.CheckResult(news, [])
+
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        return dynamic.DiffResult(changes=bool(_changed(olds, news, CA_INPUTS)), replaces=[])
+        old_generation, _, _ = _ca_generations(olds, news)
+        return dynamic.DiffResult(changes=bool(_changed({**olds, "generation": old_generation}, news, CA_INPUTS)), replaces=[])
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
         """Rotate: issue a new CA under the same passphrase and keep the old one as previous."""

@@ -2,10 +2,10 @@
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
-from octavia_policies import POLICIES
+from octavia_policies import ADVISORY_POLICIES, POLICIES
 
 PolicyPack(
     name="octavia-infra",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    policies=POLICIES,
+    enforcement_level=EnforcementLevel.MANDATORY,  # each policy names its own level
+    policies=POLICIES + ADVISORY_POLICIES,
 )

@@ -7,15 +7,22 @@ resources and the dynamic providers' own (snake_case) for the PKI.
 
 Configurable bounds (pass `--policy-pack-config`; defaults in DEFAULTS):
     certificate-key-and-validity-bounds: min_rsa_bits, min_ec_bits, max_ca_validity_days,
-        max_client_cert_validity_days
+        max_client_cert_validity_days, min_validity_days
+    imported-ca-key-below-generated-minimum: min_rsa_bits, min_ec_bits
     production-stacks-protect-network-and-pki: production_stacks (fnmatch patterns of stack names)
+
+The certificate bounds and their checks are components.pki_crypto's (BOUNDS, key_problem,
+validity_problem, imported_ca_findings), the same the stack's settings validation uses, so with the
+default bounds a value this pack would refuse is refused at preview before any resource exists.
+POLICIES are mandatory; ADVISORY_POLICIES only warn. policy/__main__.py runs both.
 """
 
 from __future__ import annotations
 
-import datetime
 import fnmatch
 import ipaddress
+import sys
+from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
 from pulumi_policy import (
@@ -27,6 +34,12 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+
+# The project's components/ (the engine runs this pack from policy/, beside it).
+_PROJECT = str(Path(__file__).resolve().parents[1])
+if _PROJECT not in sys.path:
+    sys.path.append(_PROJECT)
+from components import pki_crypto  # noqa: E402
 
 SECGROUP_RULE = "openstack:networking/secGroupRule:SecGroupRule"
 NETWORK = "openstack:networking/network:Network"
@@ -42,20 +55,18 @@ SSH_PORT = 22
 SSH_PROTOCOLS = (None, "", "tcp", "6", "any")
 
 DEFAULTS: dict[str, Any] = {
-    # NIST SP 800-57: 2048-bit RSA is retired after 2030; every key here outlives that.
-    "min_rsa_bits": 3072,
-    "min_ec_bits": 256,
-    # A CA rollover means failing over every amphora: ten years is the longest sensible.
-    "max_ca_validity_days": 3650,
-    # The client certificate renews itself; longer than two years and some more only adds risk.
-    "max_client_cert_validity_days": 825,
-    "min_validity_days": 30,
+    # min_rsa_bits, min_ec_bits, max_ca_validity_days, max_client_cert_validity_days,
+    # min_validity_days: the project's one table, with the reasons for each bound.
+    **pki_crypto.BOUNDS,
     "production_stacks": ["prod", "prod-*", "production", "production-*"],
 }
 
 
 def _config(args: Any) -> dict[str, Any]:
-    return {**DEFAULTS, **(args.get_config() or {})}
+    # The engine hands numbers over as floats (3072.0): bounds are whole numbers.
+    config = {key: int(value) if isinstance(value, float) and value.is_integer() else value
+              for key, value in (args.get_config() or {}).items()}
+    return {**DEFAULTS, **config}
 
 
 def stack_name(urn: str) -> str:
@@ -172,38 +183,30 @@ amphora_image_and_flavor_private = ResourceValidationPolicy(
 # --- certificate key sizes and validity within bounds ----------------------------------------------
 
 
-def _imported_key_and_validity(certificate_pem: str) -> tuple[str, int, int]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-    certificate = x509.load_pem_x509_certificate(certificate_pem.encode())
-    key = certificate.public_key()
-    key_type = "rsa" if isinstance(key, rsa.RSAPublicKey) else "ec" if isinstance(key, ec.EllipticCurvePublicKey) else "other"
-    validity: datetime.timedelta = certificate.not_valid_after_utc - certificate.not_valid_before_utc
-    return key_type, getattr(key, "key_size", 0), validity.days
+def _imported_findings(resource_type: str, props: Mapping[str, Any], bounds: Mapping[str, Any]) -> Optional[pki_crypto.Findings]:
+    """An imported CA's findings (its own rules, components.pki_crypto), or None if it is not one."""
+    if resource_type != CERTIFICATE_AUTHORITY or not props.get("existing_certificate_pem"):
+        return None
+    certificate = pki_crypto.load_certificate(props["existing_certificate_pem"])
+    return pki_crypto.imported_ca_findings(certificate, pki_crypto.pki_now(), bounds)
 
 
 def certificate_violations(resource_type: str, props: Mapping[str, Any], bounds: Mapping[str, Any]) -> list[str]:
     if resource_type not in (CERTIFICATE_AUTHORITY, CLIENT_CERTIFICATE):
         return []
-    if props.get("existing_certificate_pem"):
-        key_type, key_size, validity_days = _imported_key_and_validity(props["existing_certificate_pem"])
-    else:
-        key_type, key_size, validity_days = props.get("key_type"), props.get("key_size"), props.get("validity_days")
-    key_size, validity_days = int(key_size or 0), int(validity_days or 0)
-    problems = []
-    minimum = {"rsa": bounds["min_rsa_bits"], "ec": bounds["min_ec_bits"]}.get(key_type)
-    if minimum is None:
-        problems.append(f"key type {key_type!r} is not rsa or ec")
-    elif key_size < minimum:
-        problems.append(f"{key_type} key of {key_size} bits is below the minimum of {minimum}")
-    is_ca = resource_type == CERTIFICATE_AUTHORITY
-    maximum = bounds["max_ca_validity_days"] if is_ca else bounds["max_client_cert_validity_days"]
-    if validity_days > maximum:
-        problems.append(f"validity of {validity_days} days exceeds the maximum of {maximum}")
-    if validity_days < bounds["min_validity_days"]:
-        problems.append(f"validity of {validity_days} days is below the minimum of {bounds['min_validity_days']}")
-    return problems
+    imported = _imported_findings(resource_type, props, bounds)
+    if imported is not None:
+        return list(imported.errors)  # a weak key is imported-ca-key-below-generated-minimum's warning
+    problems = [
+        pki_crypto.key_problem(props.get("key_type"), int(props.get("key_size") or 0), bounds),
+        pki_crypto.validity_problem(int(props.get("validity_days") or 0), resource_type == CERTIFICATE_AUTHORITY, bounds),
+    ]
+    return [problem for problem in problems if problem]
+
+
+def imported_ca_warnings(resource_type: str, props: Mapping[str, Any], bounds: Mapping[str, Any]) -> list[str]:
+    imported = _imported_findings(resource_type, props, bounds)
+    return list(imported.warnings) if imported is not None else []
 
 
 def _validate_certificate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -223,6 +226,23 @@ certificate_bounds = ResourceValidationPolicy(
         "max_ca_validity_days": {"type": "integer", "default": DEFAULTS["max_ca_validity_days"]},
         "max_client_cert_validity_days": {"type": "integer", "default": DEFAULTS["max_client_cert_validity_days"]},
         "min_validity_days": {"type": "integer", "default": DEFAULTS["min_validity_days"]},
+    }),
+)
+
+
+def _validate_imported_ca(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    for message in imported_ca_warnings(args.resource_type, args.props, _config(args)):
+        report_violation(f"imported CA {args.name}: {message}", None)
+
+
+imported_ca_key_strength = ResourceValidationPolicy(
+    name="imported-ca-key-below-generated-minimum",
+    description="An imported CA's key below the minimum of a generated CA is reported; replacing it is a rollover.",
+    enforcement_level=EnforcementLevel.ADVISORY,
+    validate=_validate_imported_ca,
+    config_schema=PolicyConfigSchema(properties={
+        "min_rsa_bits": {"type": "integer", "default": DEFAULTS["min_rsa_bits"]},
+        "min_ec_bits": {"type": "integer", "default": DEFAULTS["min_ec_bits"]},
     }),
 )
 
@@ -264,10 +284,15 @@ production_protection = ResourceValidationPolicy(
 )
 
 
+# Mandatory: a violation stops the preview or update.
 POLICIES = [
     mgmt_rules_not_open,
     ssh_rule_only_with_ssh,
     amphora_image_and_flavor_private,
     certificate_bounds,
     production_protection,
+]
+# Advisory: reported as warnings.
+ADVISORY_POLICIES = [
+    imported_ca_key_strength,
 ]

@@ -3,7 +3,9 @@
 One stack in a local file backend walks the lifecycle: two ups leave everything unchanged, a
 clock moved into the client certificate's renewal window makes preview show a replacement of
 that certificate only and up perform it, a client CA rollover keeps the previous CA, and the
-exported state holds no private key or secret in plaintext. The PKI needs no OpenStack.
+exported state holds no private key or secret in plaintext. Another is refused a CA change made
+without a generation bump (one line at preview, nothing changed) and warned what the rollover
+means once generation is bumped. The PKI needs no OpenStack.
 """
 
 import datetime
@@ -41,16 +43,22 @@ def outputs(result):
 
 
 def preview_steps(stack):
-    """(operation, resource name) for every step that is not 'same', and the --diff text shown."""
+    """(operation, resource name) for every step that is not 'same', and the --diff text shown
+    (stdout and stderr).
+
+    The default provider of the dynamic resources is left out: its inputs are the stack's config,
+    which it records on every up, so it updates whenever the config changed (not counted in the
+    summary, nor shown in the display).
+    """
     steps = []
 
     def record(event):
         pre = event.resource_pre_event
-        if pre and pre.metadata.op != auto.OpType.SAME:
+        if pre and pre.metadata.op != auto.OpType.SAME and "::pulumi:providers:" not in pre.metadata.urn:
             steps.append((pre.metadata.op, pre.metadata.urn.split("::")[-1]))
 
     result = stack.preview(on_event=record, diff=True)
-    return sorted(steps), result.stdout
+    return sorted(steps), result.stdout + result.stderr  # --diff prints diagnostics to stderr
 
 
 def set_clock(stack, moment):
@@ -95,6 +103,9 @@ def test_pki_lifecycle_on_the_engine(stack, tmp_path):
     set_pki_config(stack, {"server_ca": FAST_KEYS, "client_ca": rollover, "client_cert": FAST_KEYS})
     rolled = stack.up()
     assert rolled.summary.resource_changes == {"update": 1, "same": 6}
+    assert f"warning: pki.client_ca: rollover, generation 1 -> 2: a new CA key and certificate replace the current one; " \
+        f"the previous CA stays in client_ca and keeps signing the controllers' client_cert until keep_previous_until " \
+        f"{keep_until} (inclusive)" in rolled.stdout
     rolled_over = outputs(rolled)
     bundle = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n", rolled_over["client_ca"], re.S)
     assert len(bundle) == 2 and bundle[1] == issued["client_ca"]
@@ -106,6 +117,65 @@ def test_pki_lifecycle_on_the_engine(stack, tmp_path):
     assert "ciphertext" in exported
     for text in [exported] + [path.read_text() for path in (tmp_path / "state").rglob("*") if path.is_file()]:
         assert_no_plaintext_secrets(text, [issued, renewed, rolled_over])
+
+
+def pki_state(stack):
+    """Inputs and outputs in state of every resource but the default provider (see preview_steps)."""
+    return {
+        resource["urn"]: (resource.get("inputs"), resource.get("outputs"))
+        for resource in stack.export_stack().deployment["resources"] if "::pulumi:providers:" not in resource["urn"]
+    }
+
+
+def preview_failure(stack):
+    """Everything a refused `pulumi preview` printed."""
+    lines = []
+    with pytest.raises(auto.errors.CommandError) as refused:
+        stack.preview(on_output=lines.append)
+    return "\n".join(lines) + str(refused.value)
+
+
+def test_a_ca_change_needs_a_generation_bump_and_a_bump_says_rollover(stack):
+    deployed = outputs(stack.up())
+
+    # key_size changed, generation not: refused at preview in one line, and by up; nothing changes.
+    set_pki_config(stack, {"server_ca": {**FAST_KEYS, "key_size": 384}, "client_ca": FAST_KEYS, "client_cert": FAST_KEYS})
+    shown = preview_failure(stack)
+    # Under Diagnostics (the progress display shows it after the resource's name too)
+    [refusal] = {line.strip() for line in shown.splitlines() if line.strip().startswith("error:") and "problem" in line}
+    assert refusal == (
+        "error: pulumi-python:dynamic/pki:CertificateAuthority resource 'octavia-pki-server-ca' has a problem: "
+        "pki.server_ca: key_size 256 -> 384 is a CA rollover, but generation is still 1: to roll over, set "
+        "pki.server_ca.generation: 2 and pki.server_ca.keep_previous_until (the day every amphora will have been "
+        "failed over), then fail the amphorae over (docs/pki.md, CA rollover); to keep this CA, undo the change"
+    )
+    assert "Traceback" not in shown
+    state = pki_state(stack)
+    with pytest.raises(auto.errors.CommandError):
+        stack.up()
+    assert pki_state(stack) == state
+    assert {name: output.value for name, output in stack.outputs().items()} == deployed
+
+    # A subject change is a rollover too.
+    renamed = {**FAST_KEYS, "subject": {"common_name": "Renamed client CA"}}
+    set_pki_config(stack, {"server_ca": FAST_KEYS, "client_ca": renamed, "client_cert": FAST_KEYS})
+    assert "pki.client_ca: subject.common_name 'Octavia controller client CA' -> 'Renamed client CA' is a CA rollover" \
+        in preview_failure(stack)
+
+    # generation bumped: the preview shows the update of that CA only, and says what it means.
+    set_pki_config(stack, {"server_ca": {**FAST_KEYS, "key_size": 384, "generation": 2}, "client_ca": FAST_KEYS,
+                           "client_cert": FAST_KEYS})
+    steps, shown = preview_steps(stack)
+    assert steps == [(auto.OpType.UPDATE, "octavia-pki-server-ca")]
+    assert "warning: pki.server_ca: rollover, generation 1 -> 2 (key_size 256 -> 384): a new CA key and certificate " \
+        "replace the current one; keep_previous_until is not set (or past), so the controllers stop trusting running " \
+        "amphorae at once" in shown
+
+    # Done: the next preview is quiet again.
+    rolled = outputs(stack.up())
+    assert rolled["ca_certificate"] != deployed["ca_certificate"] and rolled["server_ca"] == rolled["ca_certificate"]
+    steps, shown = preview_steps(stack)
+    assert steps == [] and "rollover" not in shown
 
 
 def pulumi_cli(stack, *args):

@@ -1,15 +1,22 @@
 """The policy pack on the real engine: `pulumi preview --policy-pack policy` against the devcloud.
 
-A local stack as shipped passes every policy; a production stack that forgets `protect` and asks
-for a 2048-bit RSA client certificate is stopped with both messages; a throwaway program with an
-SSH rule open to 0.0.0.0/0 and no keypair is stopped by the open-rule and the SSH policies.
+A local stack as shipped passes every policy; a production stack that forgets `protect` and, under
+a policy config requiring 4096-bit RSA, keeps the 3072-bit client certificate is stopped with both
+messages; a throwaway program with an SSH rule open to 0.0.0.0/0 and no keypair is stopped by the
+open-rule and the SSH policies. A key the default bounds refuse (2048-bit RSA) stops at preview
+with a config error, before any resource exists, not in the policy; an imported 2048-bit RSA CA
+deploys with the policy pack and a warning from both.
 """
 
+import datetime
+import json
 from pathlib import Path
 
 from pulumi import automation as auto
 
-from tests.conftest import python_project
+from components import pki_crypto as crypto
+from tests.conftest import connect, pki_stack, python_project, remove_pki_stack
+from tests.integration.devcloud_support import cloud_objects, counts, prefix_of
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_TEST_IMAGE = ".state/amphora-test.qcow2"  # made by the stacks fixture in each project copy
@@ -17,11 +24,12 @@ LOCAL_TEST_IMAGE = ".state/amphora-test.qcow2"  # made by the stacks fixture in 
 POLICY_PACK = str(ROOT / "policy")
 
 
-def preview_output(stack: auto.Stack) -> tuple[bool, str]:
-    """(succeeded, everything the CLI printed)."""
+def preview_output(stack: auto.Stack, policy_config: Path | None = None, operation: str = "preview") -> tuple[bool, str]:
+    """(succeeded, everything the CLI printed) of a preview (or up) with the pack and its config."""
     lines: list[str] = []
+    configs = {"policy_pack_configs": [str(policy_config)]} if policy_config else {}
     try:
-        stack.preview(policy_packs=[POLICY_PACK], on_output=lines.append)
+        getattr(stack, operation)(policy_packs=[POLICY_PACK], on_output=lines.append, **configs)
         return True, "\n".join(lines)
     except auto.errors.CommandError as err:
         return False, "\n".join(lines) + str(err)
@@ -35,20 +43,58 @@ def test_local_stack_passes_every_policy(stacks):
     assert "mandatory" not in output.lower()
 
 
-def test_production_stack_without_protection_and_with_weak_client_key_is_stopped(stacks):
+def test_production_stack_without_protection_and_with_weak_client_key_is_stopped(stacks, tmp_path):
     stack = stacks.create("prod", {
         "amp_images": [{"version": "prod", "source": LOCAL_TEST_IMAGE}],
         "protect": False,
-        "pki": {"client_cert": {"key_type": "rsa", "key_size": 2048}},
     })
-    ok, output = preview_output(stack)
+    # The default bounds are the settings validation's too; tightened ones are the policy's alone.
+    strict = tmp_path / "policy-config.json"
+    strict.write_text(json.dumps({"certificate-key-and-validity-bounds": {"min_rsa_bits": 4096}}))
+    ok, output = preview_output(stack, strict)
     assert not ok, output
     assert "production-stacks-protect-network-and-pki" in output
     for what in ("management network is not protected", "management subnet is not protected",
                  "certificate authority is not protected"):
         assert what in output, output
     assert "certificate-key-and-validity-bounds" in output
-    assert "rsa key of 2048 bits is below the minimum of 3072" in output
+    assert "rsa key of 3072 bits is below the minimum of 4096 (see" in output  # the client certificate's default
+
+
+def test_a_key_the_policy_would_refuse_stops_at_preview_before_any_resource_exists(stacks):
+    stack = stacks.create("local", {"pki": {"server_ca": {"key_type": "rsa", "key_size": 2048},
+                                            "client_ca": {"key_type": "ec", "key_size": 256}}})
+    refusal = ("config pki.server_ca.key_size=2048: rsa key of 2048 bits is below the minimum of 3072; "
+               "for key_type rsa: one of 3072, 4096")
+    for operation in ("preview", "up"):
+        ok, output = preview_output(stack, operation=operation)
+        assert not ok and refusal in output, output
+        assert "certificate-key-and-validity-bounds" not in output  # the settings refused it, not the policy
+    deployed = stack.export_stack().deployment.get("resources") or []
+    assert [resource["type"] for resource in deployed if resource["type"] != "pulumi:pulumi:Stack"] == []
+    assert not any(counts(cloud_objects(connect(stacks.env), prefix_of(stack))).values())
+
+
+def test_an_imported_2048_bit_rsa_ca_deploys_with_the_policy_pack_and_a_warning(tmp_path):
+    key = crypto.generate_private_key("rsa", 2048)
+    certificate = crypto.build_ca_certificate(key, crypto.Subject("Brownfield server CA"), 3650,
+                                              datetime.datetime.now(datetime.timezone.utc))
+    existing = {"certificate_pem": crypto.certificate_pem(certificate), "private_key_pem": crypto.private_key_pem(key)}
+    fast = {"key_type": "ec", "key_size": 256}
+    stack = pki_stack(tmp_path, "policy-imported-ca")
+    try:
+        pki = {"server_ca": {"existing": existing}, "client_ca": fast, "client_cert": fast}
+        stack.set_config("pki", auto.ConfigValue(json.dumps(pki), secret=True), path=False)
+        ok, output = preview_output(stack, operation="up")
+        assert ok, output
+        assert stack.outputs()["ca_certificate"].value == existing["certificate_pem"]
+        # the settings validation's warning, and the pack's advisory one
+        assert "warning: pki.server_ca.existing: the imported CA's rsa key of 2048 bits is below the minimum of 3072" in output
+        assert "imported-ca-key-below-generated-minimum" in output and "advisory" in output
+        assert "imported CA octavia-pki-server-ca: rsa key of 2048 bits is below the minimum of 3072 for a generated CA" in output
+        assert "mandatory" not in output
+    finally:
+        remove_pki_stack(stack)
 
 
 OPEN_SSH_PROGRAM = """\

@@ -156,6 +156,39 @@ def test_imported_server_ca_is_handed_to_octavia(mocks):
     return resolve(pki, ("ca_certificate", "ca_private_key", "ca_private_key_passphrase")).apply(check)
 
 
+@pulumi.runtime.test
+def test_the_cas_carry_the_labels_of_the_providers_rollover_messages(mocks):
+    keep = {"keep_previous_until": "2027-06-30"}
+    pki = OctaviaPki("octavia-pki", parse_pki_settings({**FAST_SETTINGS, "client_ca": {**FAST_KEYS, **keep}}))
+
+    def check(_):
+        inputs = {args.name: args.inputs for args in mocks.registrations if args.typ.endswith("CertificateAuthority")}
+        assert inputs["octavia-pki-server-ca"]["config_key"] == "pki.server_ca"
+        assert inputs["octavia-pki-server-ca"].get("keep_previous_until") is None
+        assert (inputs["octavia-pki-client-ca"]["config_key"], inputs["octavia-pki-client-ca"]["keep_previous_until"]) == \
+            ("pki.client_ca", "2027-06-30")
+
+    return pulumi.Output.all(pki.server_ca, pki.client_ca).apply(check)
+
+
+@pulumi.runtime.test
+def test_an_imported_ca_below_the_generated_minimum_is_reported_as_a_warning_of_the_component(mocks, monkeypatch):
+    key = crypto.generate_private_key("rsa", 2048)
+    certificate = crypto.build_ca_certificate(key, crypto.Subject("Brownfield CA"), 3650, datetime.datetime.now(datetime.timezone.utc))
+    existing = {"certificate_pem": crypto.certificate_pem(certificate), "private_key_pem": crypto.private_key_pem(key)}
+    warnings = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, resource=None, **_: warnings.append((message, resource)))
+    pki = OctaviaPki("octavia-pki", parse_pki_settings({**FAST_SETTINGS, "server_ca": {"existing": existing}}))
+
+    def check(imported_certificate):
+        assert imported_certificate == existing["certificate_pem"]
+        [(message, resource)] = warnings
+        assert message.startswith("pki.server_ca.existing: the imported CA's rsa key of 2048 bits is below the minimum of 3072")
+        assert resource is pki
+
+    return pki.ca_certificate.apply(check)
+
+
 # The PKI's clock is pinned for these tests, so a run that crosses midnight sees the same "today".
 TODAY = datetime.date(2027, 3, 1)
 ROLLOVER_CASES = [

@@ -13,8 +13,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pulumi.dynamic.dynamic import serialize_provider
 
 from components import pki_crypto as crypto
+from components import pki_provider
 from components.pki_provider import (
-    CLOCK_ENV, CertificateAuthorityProvider, ClientCertificateProvider, RandomSecretProvider, pki_now,
+    CLOCK_ENV, CertificateAuthorityProvider, ClientCertificateProvider, RandomSecretProvider,
+    ca_rollover_notice, ca_rollover_refusal, pki_now,
 )
 
 CA_INPUTS = {
@@ -152,6 +154,142 @@ def test_reimporting_the_same_ca_is_not_a_rotation():
 
     assert second["certificate_pem"] == first["certificate_pem"]
     assert second["previous_certificate_pem"] is None
+
+
+# --- CertificateAuthority: a rollover is asked for, and what it means is said ------------------
+
+# The inputs OctaviaPki declares for a CA: its settings plus the labels of the operator's messages.
+SERVER_CA = {**CA_INPUTS, "config_key": "pki.server_ca", "keep_previous_until": None}
+CLIENT_CA = {**CA_INPUTS, "config_key": "pki.client_ca", "keep_previous_until": None}
+TODAY = datetime.date(2027, 3, 1)
+
+
+def check(olds, news, monkeypatch):
+    """The CA provider's check as the engine runs it: (failure reasons, warnings given to the operator)."""
+    warned = []
+    monkeypatch.setattr(pki_provider, "warn_operator", warned.append)
+    result = CertificateAuthorityProvider().check(olds, news)
+    assert result.inputs == news
+    return [failure.reason for failure in result.failures], warned
+
+
+@pytest.mark.parametrize("change,said", [
+    ({"key_size": 384}, "key_size 256 -> 384"),
+    ({"key_type": "rsa", "key_size": 3072}, "key_type ec -> rsa, key_size 256 -> 3072"),
+    ({"validity_days": 1825}, "validity_days 3650 -> 1825"),
+    ({"subject": {"common_name": "Test CA", "organization": "Other"}}, "subject.organization 'Example' -> 'Other'"),
+    ({"subject": {"common_name": "Test CA", "organization": "Example", "country": "DE"}}, "subject.country None -> 'DE'"),
+])
+def test_a_ca_change_without_a_generation_bump_is_refused_in_one_line_saying_how_to_roll_over(change, said, monkeypatch):
+    reasons, warned = check(SERVER_CA, {**SERVER_CA, **change}, monkeypatch)
+
+    assert len(reasons) == 1 and not warned
+    assert reasons[0].startswith(f"pki.server_ca: {said} is a CA rollover, but generation is still 1")
+    assert "\n" not in reasons[0]
+    for how in ("pki.server_ca.generation: 2", "pki.server_ca.keep_previous_until", "fail the amphorae over", "docs/pki.md"):
+        assert how in reasons[0]
+
+
+def test_an_unchanged_ca_or_a_new_one_passes_the_check_silently(monkeypatch):
+    assert check(SERVER_CA, dict(SERVER_CA), monkeypatch) == ([], [])
+    assert check({}, SERVER_CA, monkeypatch) == ([], [])  # a create: nothing to roll over
+    # keep_previous_until alone is no rollover (the component uses it for the trust bundles)
+    assert check(SERVER_CA, {**SERVER_CA, "keep_previous_until": "2027-06-30"}, monkeypatch) == ([], [])
+
+
+def test_a_stack_deployed_before_the_labels_existed_is_unchanged():
+    """State of the previous release: the CA's inputs without config_key and keep_previous_until."""
+    olds = create_ca()  # outputs: the inputs picked, as the provider stores them
+    assert ca_rollover_refusal(olds, SERVER_CA) is None
+    assert ca_rollover_notice(olds, SERVER_CA, TODAY) is None
+    assert CertificateAuthorityProvider().diff("id", olds, SERVER_CA).changes is False
+
+
+def test_numbers_are_shown_as_written_though_the_engine_sends_floats():
+    reason = ca_rollover_refusal({**SERVER_CA, "key_size": 256.0, "generation": 1.0}, {**SERVER_CA, "key_size": 384.0, "generation": 1.0})
+    assert "key_size 256 -> 384" in reason and "generation is still 1:" in reason
+
+
+def test_a_lower_generation_is_refused():
+    reason = ca_rollover_refusal({**CLIENT_CA, "generation": 3}, {**CLIENT_CA, "generation": 2})
+    assert reason.startswith("pki.client_ca.generation 3 -> 2: generations only go up") and "set 4" in reason
+
+
+@pytest.mark.parametrize("key,consequence", [
+    ("pki.client_ca", "running amphorae stop trusting the controllers at once"),
+    ("pki.server_ca", "the controllers stop trusting running amphorae at once"),
+])
+@pytest.mark.parametrize("keep_until", [None, (TODAY - datetime.timedelta(days=1)).isoformat()], ids=["unset", "past"])
+def test_a_rollover_without_a_current_keep_previous_until_warns_that_trust_breaks_at_once(key, consequence, keep_until, monkeypatch):
+    monkeypatch.setenv(CLOCK_ENV, f"{TODAY.isoformat()}T12:00:00+00:00")
+    olds = {**CA_INPUTS, "config_key": key}
+    reasons, [notice] = check(olds, {**olds, "generation": 2, "key_size": 384, "keep_previous_until": keep_until}, monkeypatch)
+
+    assert reasons == []
+    assert notice.startswith(f"{key}: rollover, generation 1 -> 2 (key_size 256 -> 384): a new CA key and certificate")
+    assert "keep_previous_until is not set (or past)" in notice and consequence in notice
+    assert f"set {key}.keep_previous_until" in notice
+
+
+@pytest.mark.parametrize("key,kept", [
+    ("pki.client_ca", "stays in client_ca and keeps signing the controllers' client_cert"),
+    ("pki.server_ca", "stays in server_ca, so the controllers keep accepting amphorae it signed"),
+])
+def test_a_rollover_with_keep_previous_until_says_until_when_the_previous_ca_is_trusted(key, kept):
+    olds = {**CA_INPUTS, "config_key": key}
+    news = {**olds, "generation": 2, "keep_previous_until": TODAY.isoformat()}
+    notice = ca_rollover_notice(olds, news, TODAY)
+
+    assert notice.startswith(f"{key}: rollover, generation 1 -> 2: a new CA key and certificate replace the current one")
+    assert f"the previous CA {kept} until keep_previous_until {TODAY.isoformat()} (inclusive)" in notice
+    assert "fail over every amphora before then" in notice and "at once" not in notice
+
+
+@pytest.fixture(scope="module")
+def two_imported_cas():
+    return [{"existing_certificate_pem": create_ca()["certificate_pem"], "existing_private_key_pem": "k"} for _ in range(2)]
+
+
+def test_another_imported_certificate_is_a_rollover_too(two_imported_cas, monkeypatch):
+    first, second = two_imported_cas
+    olds = {**SERVER_CA, **first}
+    reasons, _ = check(olds, {**olds, **second}, monkeypatch)
+    assert len(reasons) == 1
+    assert reasons[0].startswith("pki.server_ca: another imported certificate in existing.certificate_pem is a CA rollover")
+
+    reasons, [notice] = check(olds, {**olds, **second, "generation": 2}, monkeypatch)
+    assert reasons == [] and "rollover, generation 1 -> 2" in notice and "the newly imported CA replaces" in notice
+
+    # Importing in place of a generated CA is one as well.
+    reasons, _ = check(SERVER_CA, {**SERVER_CA, **first}, monkeypatch)
+    assert "an imported CA (existing) in place of the generated one is a CA rollover" in reasons[0]
+
+
+def test_a_bump_with_the_same_imported_certificate_is_refused_as_there_is_nothing_to_roll_over(two_imported_cas):
+    olds = {**SERVER_CA, **two_imported_cas[0]}
+    reason = ca_rollover_refusal(olds, {**olds, "generation": 2})
+    assert "existing.certificate_pem is the same imported certificate: there is nothing to roll over" in reason
+
+
+def test_an_imported_ca_deployed_before_it_had_a_generation_is_unchanged_and_can_roll_over(two_imported_cas):
+    first, second = two_imported_cas
+    # The previous release declared an imported CA without generation; its config may say any.
+    olds = {key: value for key, value in {**CA_INPUTS, **first}.items() if key not in ("generation", "key_type", "key_size", "validity_days", "subject")}
+    for generation in (1, 3):
+        news = {**olds, "generation": generation, "config_key": "pki.server_ca"}
+        assert ca_rollover_refusal(olds, news) is None and ca_rollover_notice(olds, news, TODAY) is None
+        assert CertificateAuthorityProvider().diff("id", olds, news).changes is False
+
+    changed = {**olds, **second, "config_key": "pki.server_ca"}
+    assert "generation is still 1" in ca_rollover_refusal(olds, {**changed, "generation": 1})
+    assert ca_rollover_refusal(olds, {**changed, "generation": 2}) is None
+    assert "generation 1 -> 2" in ca_rollover_notice(olds, {**changed, "generation": 2}, TODAY)
+    assert CertificateAuthorityProvider().diff("id", olds, {**changed, "generation": 2}).changes is True
+
+
+def test_outside_the_provider_process_a_warning_goes_to_stderr(capsys):
+    pki_provider.warn_operator("pki.server_ca: rollover")
+    assert capsys.readouterr().err == "warning: pki.server_ca: rollover\n"
 
 
 # --- ClientCertificate --------------------------------------------------------------------------

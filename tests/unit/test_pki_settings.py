@@ -89,6 +89,12 @@ BAD_VALUES = [
     ({"client_ca": {"key_type": "ec", "key_size": 4096}}, "pki.client_ca.key_size"),
     ({"client_cert": {"key_size": "2048"}}, "pki.client_cert.key_size"),
     ({"client_cert": {"validity_days": 0}}, "pki.client_cert.validity_days"),
+    # The bounds the policy pack enforces (components.pki_crypto.BOUNDS), refused here first.
+    ({"server_ca": {"key_size": 2048}}, "pki.server_ca.key_size"),
+    ({"client_cert": {"key_type": "rsa", "key_size": 2048}}, "pki.client_cert.key_size"),
+    ({"server_ca": {"validity_days": 3651}}, "pki.server_ca.validity_days"),
+    ({"client_ca": {"validity_days": 29, "expiry_warning_days": 0}}, "pki.client_ca.validity_days"),
+    ({"client_cert": {"validity_days": 826}}, "pki.client_cert.validity_days"),
     ({"server_ca": {"validity_days": -5}}, "pki.server_ca.validity_days"),
     ({"server_ca": {"validity_days": "ten years"}}, "pki.server_ca.validity_days"),
     ({"server_ca": {"validity_days": True}}, "pki.server_ca.validity_days"),
