@@ -3,12 +3,12 @@
 import pulumi
 from pulumi.runtime import config as runtime_config
 
-from components.errors import ConfigError
+from config.errors import ConfigError
 from components.foundation import OctaviaFoundation
 from components.identity import look_up_identities
 from components.network import read_subnet
-from components.outputs import OUTPUT_NAMES
-from components.settings import decode_config, parse_settings
+from render.outputs import OUTPUT_NAMES
+from config.settings import decode_config, parse_settings
 
 
 def project_config() -> dict[str, str]:

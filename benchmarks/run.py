@@ -31,11 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from devcloud.devcloud import APIS, LOGS, ensure_devcloud  # noqa: E402
 from tests.conftest import make_test_image, project_env, python_project, StackFactory  # noqa: E402
-from components.settings import decode_config, load_schema, parse_settings  # noqa: E402
-from components.security_groups import GROUP_DESCRIPTIONS, GROUP_NAMES, HEALTH_MANAGER, rule_table  # noqa: E402
+from config.settings import decode_config, load_schema, parse_settings  # noqa: E402
+from components.security_groups import GROUP_DESCRIPTIONS, rule_table  # noqa: E402
 from components.quotas import quota_values  # noqa: E402
-from components.image import IMAGE_NAME, image_properties  # noqa: E402
-from components.compute import KEYPAIR_NAME  # noqa: E402
+from components.image import image_properties  # noqa: E402
+from config.names import HEALTH_MANAGER, SECURITY_GROUP_NAMES, names  # noqa: E402
 from components.health_manager import DEVICE_OWNER  # noqa: E402
 
 ANSIBLE_VENV = Path.home() / ".cache/octavia-infra/bench-ansible-venv"
@@ -136,7 +136,7 @@ def spec_for(config: dict, project_dir: Path) -> dict:
     schema = load_schema()
     raw = {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
     settings = parse_settings(decode_config(raw, schema))
-    prefix, net = settings.name_prefix, settings.network
+    named, net = names(settings), settings.network
     groups = {}
     for rule in rule_table(settings):
         groups.setdefault(rule.group, []).append({"protocol": rule.protocol, "port": rule.port, "remote_ip_prefix": str(net.cidr),
@@ -144,24 +144,24 @@ def spec_for(config: dict, project_dir: Path) -> dict:
     current = settings.image.current
     return {
         "project": settings.service_project,
-        "network": {"name": f"{prefix}{net.name}", "type": net.network_type, "physical_network": net.physical_network,
+        "network": {"name": named.network, "type": net.network_type, "physical_network": net.physical_network,
                     "description": "Octavia amphora management network"},
-        "subnet": {"name": f"{prefix}{net.name}", "cidr": str(net.cidr), "enable_dhcp": net.enable_dhcp,
+        "subnet": {"name": named.network, "cidr": str(net.cidr), "enable_dhcp": net.enable_dhcp,
                    "gateway_ip": None if net.gateway_ip is None else str(net.gateway_ip), "dns_nameservers": [str(s) for s in net.dns_servers],
                    "allocation_pools": [{"start": str(p.start), "end": str(p.end)} for p in net.allocation_pools]},
-        "security_groups": [{"key": g, "name": f"{prefix}{GROUP_NAMES[g]}", "description": GROUP_DESCRIPTIONS[g],
-                             "rules": groups.get(g, [])} for g in GROUP_NAMES],
-        "ports": [{"name": f"{prefix}octavia-health-manager-{h.name}-listen-port", "host": h.name,
+        "security_groups": [{"key": g, "name": named.security_group(g), "description": GROUP_DESCRIPTIONS[g],
+                             "rules": groups.get(g, [])} for g in SECURITY_GROUP_NAMES],
+        "ports": [{"name": named.health_manager_port(h.name), "host": h.name,
                    "device_owner": DEVICE_OWNER, "security_group": HEALTH_MANAGER} for h in settings.health_managers],
-        "flavor": {"name": f"{prefix}{settings.flavor.name}", "vcpus": settings.flavor.vcpus, "ram": settings.flavor.ram_mb,
+        "flavor": {"name": named.flavor, "vcpus": settings.flavor.vcpus, "ram": settings.flavor.ram_mb,
                    "disk": settings.flavor.disk_gb, "extra_specs": dict(settings.flavor.extra_specs),
                    "description": "Octavia amphora"},
         # Owned by Octavia's service user, as the program creates it (Nova keypairs belong to a user).
-        "keypair": {"name": f"{prefix}{KEYPAIR_NAME}", "public_key": settings.access.ssh_public_key,
+        "keypair": {"name": named.keypair, "public_key": settings.access.ssh_public_key,
                     "user": settings.octavia_service_user, "user_domain": settings.service_project_domain},
-        "image": {"name": f"{prefix}{IMAGE_NAME}-{current.version}", "file": str(project_dir / current.source),
+        "image": {"name": named.image(current.version), "file": str(project_dir / current.source),
                   "tags": [settings.image.tag], "properties": image_properties(settings.image, current)},
-        "octavia_flavors": [{"name": f"{prefix}amphora-{t.lower().replace('_', '-')}",
+        "octavia_flavors": [{"name": named.octavia_flavor(t),
                              "description": f"Amphora load balancer, {t} topology",
                              "flavor_data": {"loadbalancer_topology": t, "amp_image_tag": settings.image.tag}}
                             for t in settings.topology.offered],

@@ -8,16 +8,16 @@ from typing import Optional
 import pulumi
 import pulumi_openstack as openstack
 
-from components.settings import FlavorSettings
+from config.names import ResourceNames
+from config.settings import FlavorSettings
 
-KEYPAIR_NAME = "octavia-ssh-key"
 
 
 @dataclass(frozen=True)
 class AmphoraFlavorArgs:
     flavor: FlavorSettings
     service_project_id: pulumi.Input[str]
-    name_prefix: str
+    names: ResourceNames
 
 
 class AmphoraFlavor(pulumi.ComponentResource):
@@ -28,7 +28,7 @@ class AmphoraFlavor(pulumi.ComponentResource):
         settings = args.flavor
         flavor = openstack.compute.Flavor(
             f"{name}-flavor",
-            name=f"{args.name_prefix}{settings.name}",
+            name=args.names.flavor,
             vcpus=settings.vcpus,
             ram=settings.ram_mb,
             disk=settings.disk_gb,
@@ -53,7 +53,7 @@ class AmphoraFlavor(pulumi.ComponentResource):
 @dataclass(frozen=True)
 class AmphoraKeypairArgs:
     public_key: Optional[str]  # None: Nova generates the pair
-    name_prefix: str
+    names: ResourceNames
     user_id: pulumi.Input[str]  # Octavia's service user, who boots amphorae with the key
 
 
@@ -68,7 +68,7 @@ class AmphoraKeypair(pulumi.ComponentResource):
         super().__init__("octavia-infra:compute:AmphoraKeypair", name, None, opts)
         keypair = openstack.compute.Keypair(
             f"{name}-keypair",
-            name=f"{args.name_prefix}{KEYPAIR_NAME}",
+            name=args.names.keypair,
             public_key=args.public_key,
             user_id=args.user_id,
             # Keypair names are unique per user.

@@ -7,16 +7,16 @@ from typing import Any, Optional
 import pulumi
 
 from components.compute import AmphoraFlavor, AmphoraFlavorArgs, AmphoraKeypair, AmphoraKeypairArgs
-from components.firewall import render_health_manager_firewalls
+from render.firewall import render_health_manager_firewalls
 from components.health_manager import HealthManagerPorts, HealthManagerPortsArgs
 from components.identity import Identities
 from components.image import AmphoraImages, AmphoraImagesArgs
 from components.network import ManagementNetwork, ManagementNetworkArgs
 from components.octavia_flavors import OctaviaFlavors, OctaviaFlavorsArgs
-from components.outputs import CERTIFICATE_OUTPUTS, OUTPUT_NAMES
+from render.outputs import CERTIFICATE_OUTPUTS, OUTPUT_NAMES
 from components.pki import OctaviaPki
 from components.quotas import ServiceQuotas, ServiceQuotasArgs, quota_values
-from components.rendering import (
+from render.rendering import (
     render_kolla_ansible,
     render_kolla_octavia_conf,
     render_octavia_conf,
@@ -29,7 +29,8 @@ from components.security_groups import (
     SecurityGroupsArgs,
     rule_table,
 )
-from components.settings import Settings
+from config.names import names
+from config.settings import Settings
 
 # PKI children that hold a CA: protected in production, unlike the client certificate, which must
 # stay free to renew itself.
@@ -40,21 +41,21 @@ LOG_TARGETS = {"admin_log_targets": LOG_OFFLOAD_PORTS["admin-log"], "tenant_log_
 
 
 class OctaviaFoundation(pulumi.ComponentResource):
-    """Attribute `outputs`: the stack outputs, keyed by components.outputs.OUTPUT_NAMES."""
+    """Attribute `outputs`: the stack outputs, keyed by render.outputs.OUTPUT_NAMES."""
 
     def __init__(
         self, name: str, settings: Settings, identities: Identities, opts: Optional[pulumi.ResourceOptions] = None
     ):
         super().__init__("octavia-infra:foundation:OctaviaFoundation", name, None, opts)
-        prefix, child = settings.name_prefix, pulumi.ResourceOptions(parent=self)
+        resource_names, child = names(settings), pulumi.ResourceOptions(parent=self)
         project_id = identities.service_project_id
 
         network = ManagementNetwork(
-            f"{name}-mgmt", ManagementNetworkArgs(settings.network, prefix, settings.protect), child
+            f"{name}-mgmt", ManagementNetworkArgs(settings.network, resource_names, settings.protect), child
         )
         groups = SecurityGroups(
             f"{name}-secgroups",
-            SecurityGroupsArgs(rule_table(settings), network.cidr, settings.network.ip_version, prefix),
+            SecurityGroupsArgs(rule_table(settings), network.cidr, settings.network.ip_version, resource_names),
             child,
         )
         health_managers = HealthManagerPorts(
@@ -65,15 +66,15 @@ class OctaviaFoundation(pulumi.ComponentResource):
                 network.network_id,
                 network.subnet_id,
                 groups.health_manager_id,
-                prefix,
+                resource_names,
             ),
             child,
         )
-        flavor = AmphoraFlavor(f"{name}-amp-flavor", AmphoraFlavorArgs(settings.flavor, project_id, prefix), child)
-        images = AmphoraImages(f"{name}-amp-image", AmphoraImagesArgs(settings.image, project_id, prefix), child)
+        flavor = AmphoraFlavor(f"{name}-amp-flavor", AmphoraFlavorArgs(settings.flavor, project_id, resource_names), child)
+        images = AmphoraImages(f"{name}-amp-image", AmphoraImagesArgs(settings.image, project_id, resource_names), child)
         octavia_flavors = OctaviaFlavors(
             f"{name}-octavia-flavors",
-            OctaviaFlavorsArgs(settings.topology.offered, flavor.flavor_id, images.tag, images.current, prefix),
+            OctaviaFlavorsArgs(settings.topology.offered, flavor.flavor_id, images.tag, images.current, resource_names),
             child,
         )
         if settings.capacity.manage_quotas:
@@ -120,7 +121,7 @@ class OctaviaFoundation(pulumi.ComponentResource):
             return "", pulumi.Output.secret("")
         keypair = AmphoraKeypair(
             f"{name}-ssh",
-            AmphoraKeypairArgs(settings.access.ssh_public_key, settings.name_prefix, octavia_user_id),
+            AmphoraKeypairArgs(settings.access.ssh_public_key, names(settings), octavia_user_id),
             pulumi.ResourceOptions(parent=self),
         )
         return keypair.key_name, keypair.private_key
@@ -138,8 +139,8 @@ def _rendered(settings: Settings, outputs: dict[str, Any], health_managers: Heal
     """octavia.conf and deployment-tool variables from settings and resolved outputs."""
     network = settings.network
     plain = {
-        "mgmt_network_name": f"{settings.name_prefix}{network.name}",
-        "amp_flavor_name": f"{settings.name_prefix}{settings.flavor.name}",
+        "mgmt_network_name": names(settings).network,
+        "amp_flavor_name": names(settings).flavor,
         "octavia_service_user": settings.octavia_service_user,
         "service_project": settings.service_project,
         "service_project_domain": settings.service_project_domain,

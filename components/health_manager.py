@@ -8,7 +8,8 @@ from typing import Optional
 import pulumi
 import pulumi_openstack as openstack
 
-from components.settings import HealthManagerHost
+from config.names import ResourceNames
+from config.settings import HealthManagerHost
 
 DEVICE_OWNER = "Octavia:health-mgr"
 
@@ -32,7 +33,7 @@ class HealthManagerPortsArgs:
     network_id: pulumi.Input[str]
     subnet_id: pulumi.Input[str]
     security_group_id: pulumi.Input[str]
-    name_prefix: str
+    names: ResourceNames
 
 
 class HealthManagerPorts(pulumi.ComponentResource):
@@ -57,7 +58,7 @@ class HealthManagerPorts(pulumi.ComponentResource):
     def _port(self, name: str, host: HealthManagerHost, args: HealthManagerPortsArgs) -> openstack.networking.Port:
         return openstack.networking.Port(
             f"{name}-{host.name}",
-            name=f"{args.name_prefix}octavia-health-manager-{host.name}-listen-port",
+            name=args.names.health_manager_port(host.name),
             network_id=args.network_id,
             device_owner=DEVICE_OWNER,
             binding=openstack.networking.PortBindingArgs(host_id=host.name),

@@ -11,8 +11,8 @@ from typing import Callable, Optional
 
 import pulumi_openstack as openstack
 
-from components.errors import ConfigError
-from components.settings import Settings
+from config.errors import ConfigError
+from config.settings import Settings
 
 
 @dataclass(frozen=True)

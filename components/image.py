@@ -19,16 +19,16 @@ from typing import Optional
 import pulumi
 import pulumi_openstack as openstack
 
-from components.settings import ImageSettings, ImageVersion
+from config.names import ResourceNames
+from config.settings import ImageSettings, ImageVersion
 
-IMAGE_NAME = "amphora-x64-haproxy"  # Octavia's conventional name, before prefix and version
 
 
 @dataclass(frozen=True)
 class AmphoraImagesArgs:
     image: ImageSettings
     service_project_id: pulumi.Input[str]
-    name_prefix: str
+    names: ResourceNames
 
 
 def image_properties(settings: ImageSettings, version: ImageVersion) -> dict[str, str]:
@@ -83,7 +83,7 @@ class AmphoraImages(pulumi.ComponentResource):
     def _image(self, name, args, version: ImageVersion, tags, depends_on) -> openstack.images.Image:
         return openstack.images.Image(
             f"{name}-{version.version}",
-            name=f"{args.name_prefix}{IMAGE_NAME}-{version.version}",
+            name=args.names.image(version.version),
             container_format="bare",
             disk_format="qcow2",
             visibility="private",

@@ -9,15 +9,16 @@ from typing import Optional
 import pulumi
 import pulumi_openstack as openstack
 
-from components.errors import ConfigError
-from components.netmath import IpRange
-from components.settings import AdoptedSubnet, NetworkSettings
+from config.errors import ConfigError
+from config.netmath import IpRange
+from config.names import ResourceNames
+from config.settings import AdoptedSubnet, NetworkSettings
 
 
 @dataclass(frozen=True)
 class ManagementNetworkArgs:
     network: NetworkSettings
-    name_prefix: str
+    names: ResourceNames
     protect: bool
 
 
@@ -33,7 +34,7 @@ class ManagementNetwork(pulumi.ComponentResource):
             self.subnet_id = pulumi.Output.from_input(settings.subnet_id)
         else:
             kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
-            openstack_name = f"{args.name_prefix}{settings.name}"
+            openstack_name = args.names.network
             network = openstack.networking.Network(
                 f"{name}-network", **_network_args(settings, openstack_name), opts=kept
             )
@@ -62,7 +63,7 @@ class ManagementNetwork(pulumi.ComponentResource):
         # routes nothing off the segment.
         router = openstack.networking.Router(
             f"{name}-ra-router",
-            name=f"{args.name_prefix}{args.network.name}-ra",
+            name=args.names.router,
             admin_state_up=True,
             opts=pulumi.ResourceOptions(parent=self),
         )

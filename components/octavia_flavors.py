@@ -9,6 +9,8 @@ from typing import Optional
 import pulumi
 import pulumi_openstack as openstack
 
+from config.names import ResourceNames
+
 PROVIDER = "amphora"
 
 
@@ -18,7 +20,7 @@ class OctaviaFlavorsArgs:
     compute_flavor_id: pulumi.Input[str]
     image_tag: str
     tagged_image: pulumi.Resource  # the current image, which carries image_tag
-    name_prefix: str
+    names: ResourceNames
 
 
 def flavor_data(topology: str, compute_flavor_id: pulumi.Input[str], image_tag: str) -> pulumi.Output[str]:
@@ -49,7 +51,7 @@ class OctaviaFlavors(pulumi.ComponentResource):
             key = topology.lower().replace("_", "-")
             profile = openstack.loadbalancer.FlavorprofileV2(
                 f"{name}-{key}-profile",
-                name=f"{args.name_prefix}amphora-{key}",
+                name=args.names.octavia_flavor(topology),
                 provider_name=PROVIDER,
                 flavor_data=flavor_data(topology, args.compute_flavor_id, args.image_tag),
                 # Octavia refuses to modify a profile a flavor uses: replace it (and so its flavor).
@@ -59,7 +61,7 @@ class OctaviaFlavors(pulumi.ComponentResource):
             )
             flavor = openstack.loadbalancer.FlavorV2(
                 f"{name}-{key}",
-                name=f"{args.name_prefix}amphora-{key}",
+                name=args.names.octavia_flavor(topology),
                 description=f"Amphora load balancer, {topology} topology",
                 flavor_profile_id=profile.id,
                 enabled=True,

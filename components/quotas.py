@@ -6,7 +6,7 @@ a failover builds the replacement amphora before deleting the old one.
 Only Nova and Neutron: amphorae, their ports and the VIP security groups live in the service
 project, while load balancers (and so Octavia's quotas) belong to the tenants' projects. Their
 defaults are octavia.conf's [quotas] options (octavia_tenant_quotas, rendered by
-components.rendering).
+render.rendering).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Callable, Optional
 import pulumi
 import pulumi_openstack as openstack
 
-from components.settings import DHCP_PORTS_PER_NETWORK, Settings
+from config.settings import DHCP_PORTS_PER_NETWORK, Settings
 
 # Per load balancer: the VIP security group's rules besides one per listener (VRRP, and the
 # two default egress rules).

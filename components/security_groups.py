@@ -14,15 +14,14 @@ from typing import Optional
 import pulumi
 import pulumi_openstack as openstack
 
-from components.settings import Settings
+from config.names import AMPHORA, HEALTH_MANAGER, SECURITY_GROUP_NAMES, ResourceNames
+from config.settings import Settings
 
-AMPHORA, HEALTH_MANAGER = "amphora", "health-manager"
 AMPHORA_AGENT_PORT = 9443
 SSH_PORT = 22
 LOG_OFFLOAD_PORTS = {"admin-log": 10514, "tenant-log": 20514}
 
 # OpenStack group names (Octavia's devstack names), before the stack's name prefix.
-GROUP_NAMES = {AMPHORA: "lb-mgmt-sec-grp", HEALTH_MANAGER: "lb-health-mgr-sec-grp"}
 GROUP_DESCRIPTIONS = {
     AMPHORA: "Octavia amphorae: agent API from the controllers",
     HEALTH_MANAGER: "Octavia health managers: amphora heartbeats and logs",
@@ -57,7 +56,7 @@ class SecurityGroupsArgs:
     rules: tuple[RuleSpec, ...]
     cidr: str
     ip_version: int
-    name_prefix: str
+    names: ResourceNames
 
 
 class SecurityGroups(pulumi.ComponentResource):
@@ -68,12 +67,12 @@ class SecurityGroups(pulumi.ComponentResource):
         groups = {
             group: openstack.networking.SecGroup(
                 f"{name}-{group}",
-                name=f"{args.name_prefix}{GROUP_NAMES[group]}",
+                name=args.names.security_group(group),
                 description=GROUP_DESCRIPTIONS[group],
                 delete_default_rules=False,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            for group in GROUP_NAMES
+            for group in SECURITY_GROUP_NAMES
         }
         for rule in args.rules:
             group = groups[rule.group]

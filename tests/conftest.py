@@ -13,7 +13,7 @@ import yaml
 from pulumi import automation as auto
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components")
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "config", "render")
 LOCAL_TEST_IMAGE = ".state/amphora-test.qcow2"  # the image stacks/Pulumi.local.yaml uploads
 
 
@@ -34,7 +34,8 @@ PKI_OUTPUTS = (
 )
 PKI_PROGRAM = f"""\
 import pulumi
-from components.pki import OctaviaPki, parse_pki_settings
+from components.pki import OctaviaPki
+from config.pki import parse_pki_settings
 
 pki = OctaviaPki("octavia-pki", parse_pki_settings(pulumi.Config().get_object("pki")))
 for name in {PKI_OUTPUTS!r}:
@@ -48,7 +49,7 @@ def pki_stack(tmp: Path, name: str) -> auto.Stack:
     state_dir.mkdir()
     env = {
         "PATH": f"{ROOT / 'bin'}:{os.environ['PATH']}",
-        # The program and the dynamic provider process both import components/ from the checkout.
+        # The program and the dynamic provider process both import the project's packages from the checkout.
         "PYTHONPATH": str(ROOT),
         "PULUMI_BACKEND_URL": f"file://{state_dir}",
         "PULUMI_CONFIG_PASSPHRASE": f"{name}-passphrase",

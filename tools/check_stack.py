@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from components.settings import old_form_errors
+from config.settings import old_form_errors
 
 NAMESPACE = "octavia-infra:"
 

@@ -1,5 +1,5 @@
 """Example consumer of octavia-infra: reads the foundation's outputs through a StackReference and
-uses them. Only names of the documented output contract (components/outputs.py in octavia-infra,
+uses them. Only names of the documented output contract (render/outputs.py in octavia-infra,
 docs/configuration.md "Outputs") are read, each with require_output, so a renamed or removed
 output stops this program with the name instead of deploying something half-configured.
 

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
-from components.outputs import OUTPUT_NAMES
+from render.outputs import OUTPUT_NAMES
 
 ROOT = Path(__file__).resolve().parents[2]
 CONSUMER = ROOT / "examples" / "consumer"

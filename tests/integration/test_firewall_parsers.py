@@ -16,8 +16,8 @@ import uuid
 
 import pytest
 
-from components.firewall import render_health_manager_firewalls
-from components.settings import parse_settings
+from render.firewall import render_health_manager_firewalls
+from config.settings import parse_settings
 
 TOOLS = {"nft": "nftables", "iptables-restore": "iptables", "ip6tables-restore": "iptables", "ip": "iproute2"}
 HM_IP, AMP_IP, OUTSIDE_HM_IP, OUTSIDE_AMP_IP = "172.29.232.10", "172.29.232.60", "192.0.2.1", "192.0.2.7"

@@ -14,7 +14,7 @@ import os
 import openstack
 import pytest
 
-from components.image_manifest import read_manifest
+from config.image_manifest import read_manifest
 from tests.conftest import make_test_image, write_config
 from tools.amphora_image.cli import main as amphora_image
 

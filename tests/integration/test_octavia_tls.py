@@ -33,7 +33,7 @@ from pulumi import automation as auto
 
 from components import pki_crypto as crypto
 from components.pki_provider import CLOCK_ENV
-from components.rendering import CERT_FILES, render_octavia_conf, with_cert_paths
+from render.rendering import CERT_FILES, render_octavia_conf, with_cert_paths
 from devcloud import devcloud as dc
 from tests.conftest import pki_stack, remove_pki_stack
 

@@ -16,8 +16,10 @@ import yaml
 
 from tests.conftest import PROJECT_FILES, ROOT, engine, stack_config_file
 
-# The last release whose config used the string forms ("host=IP", "VERSION=SOURCE", "start-end").
+# The last release whose config used the string forms ("host=IP", "VERSION=SOURCE", "start-end"),
+# and whose program was all in components/.
 PREVIOUS_RELEASE = "b55539a36e1885927e71acce8eeb2a7b5b1283b5"
+PREVIOUS_PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components")
 
 
 def previous_release_file(path: str) -> bytes:
@@ -27,13 +29,14 @@ def previous_release_file(path: str) -> bytes:
 
 def use_program(work_dir, release: str | None) -> None:
     """Put the program of `release` (None: the current one) into a stack's project copy."""
-    for entry in PROJECT_FILES:
+    for entry in {*PROJECT_FILES, *PREVIOUS_PROJECT_FILES}:
         target = work_dir / entry
-        shutil.rmtree(target) if target.is_dir() else target.unlink()
-        if release is None:
+        if target.exists():
+            shutil.rmtree(target) if target.is_dir() else target.unlink()
+        if release is None and entry in PROJECT_FILES:
             (shutil.copytree if (ROOT / entry).is_dir() else shutil.copy)(ROOT / entry, target)
     if release is not None:
-        archive = subprocess.run(["git", "-C", str(ROOT), "archive", release, *PROJECT_FILES],
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", release, *PREVIOUS_PROJECT_FILES],
                                  capture_output=True, check=True).stdout
         tarfile.open(fileobj=io.BytesIO(archive)).extractall(work_dir)
 

@@ -20,7 +20,7 @@ from pulumi.runtime.rpc import unwrap_rpc_secret
 from components.foundation import OctaviaFoundation
 from components.identity import look_up_identities
 from components.pki_provider import CertificateAuthorityProvider, ClientCertificateProvider, RandomSecretProvider
-from components.settings import decode_config, parse_settings
+from config.settings import decode_config, parse_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_ID = "service-project-uuid"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from components.errors import ConfigError
-from components.image_manifest import read_manifest
-from components.settings import parse_settings
+from config.errors import ConfigError
+from config.image_manifest import read_manifest
+from config.settings import parse_settings
 from octavia_support import base_config
 from tools.amphora_image import plan
 from tools.amphora_image.preflight import COMMON_TOOLS, GIB, Probe, preflight

@@ -12,8 +12,8 @@ real engine to show that nothing reaches the cloud.
 
 import pytest
 
-from components.errors import ConfigError
-from components.settings import parse_settings
+from config.errors import ConfigError
+from config.settings import parse_settings
 from octavia_support import SSH_PUBLIC_KEY, base_config
 
 # A well-formed key and the same key damaged in ways an operator's copy-paste produces.

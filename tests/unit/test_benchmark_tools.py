@@ -11,7 +11,7 @@ from collections import Counter
 
 import pytest
 
-from components.settings import decode_config
+from config.settings import decode_config
 from octavia_support import FAST_PKI, ROOT, SSH_PUBLIC_KEY, declare, engine_string, user_id
 
 sys.path.insert(0, str(ROOT / "benchmarks"))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
-from components.outputs import OUTPUT_NAMES
+from render.outputs import OUTPUT_NAMES
 from octavia_support import FAST_PKI, RecordingMocks, Run
 
 MAIN = Path(__file__).resolve().parents[2] / "__main__.py"

@@ -2,9 +2,9 @@
 
 import pytest
 
-from components.errors import ConfigError
-from components.firewall import render_health_manager_firewalls
-from components.settings import parse_settings
+from config.errors import ConfigError
+from render.firewall import render_health_manager_firewalls
+from config.settings import parse_settings
 from octavia_support import base_config
 
 

@@ -98,7 +98,7 @@ def test_every_role_variable_is_mapped_or_ignored_for_a_reason(name):
 
 def test_the_openstack_ansible_rendering_uses_role_variable_names():
     """The stack's openstack_ansible_user_variables output names only variables the role reads."""
-    from components.rendering import OPENSTACK_ANSIBLE_CONSTANTS, OPENSTACK_ANSIBLE_VARS
+    from render.rendering import OPENSTACK_ANSIBLE_CONSTANTS, OPENSTACK_ANSIBLE_VARS
 
     defined, optional, _ = role_variables()
     rendered = [name for name, _ in OPENSTACK_ANSIBLE_VARS] + list(OPENSTACK_ANSIBLE_CONSTANTS)
@@ -429,8 +429,8 @@ def test_command_checks_health_manager_options(value, capsys):
 
 
 def test_the_stack_accepts_the_conversion_and_refuses_the_placeholders(tmp_path):
-    from components.errors import ConfigError
-    from components.settings import parse_settings
+    from config.errors import ConfigError
+    from config.settings import parse_settings
 
     settings = parse_settings(convert(VLAN, [VLAN_USER_CONFIG], Options(health_managers=HEALTH_MANAGERS)).config)
     assert settings.network.segmentation_id == 3101 and settings.topology.default == "ACTIVE_STANDBY"

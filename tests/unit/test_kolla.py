@@ -10,7 +10,7 @@ import yaml
 from cryptography import x509
 
 from components import pki_crypto as crypto
-from components.rendering import (
+from render.rendering import (
     KOLLA_CERT_FILES,
     KOLLA_OCTAVIA_CONF,
     kolla_certificate_files,
@@ -19,7 +19,7 @@ from components.rendering import (
     render_octavia_conf,
     with_cert_paths,
 )
-from components.settings import OCTAVIA_TENANT_QUOTA_NAMES
+from config.settings import OCTAVIA_TENANT_QUOTA_NAMES
 from octavia_support import base_config, declare
 
 VALUES = with_cert_paths({

@@ -4,7 +4,7 @@ import ipaddress
 
 import pytest
 
-from components.netmath import IpRange, default_pools, first_overlap, subtract, usable_range
+from config.netmath import IpRange, default_pools, first_overlap, subtract, usable_range
 
 ip, net = ipaddress.ip_address, ipaddress.ip_network
 

@@ -15,8 +15,8 @@ import yaml
 from pulumi_policy import EnforcementLevel, PolicyResourceOptions, ResourceValidationArgs
 
 from components import pki_crypto as crypto
-from components.errors import ConfigError
-from components.pki import parse_pki_settings, pki_defaults
+from config.errors import ConfigError
+from config.pki import parse_pki_settings, pki_defaults
 from components.pki_crypto import BOUNDS, CLOCK_ENV, KEY_SIZES
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "policy"

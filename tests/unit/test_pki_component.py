@@ -12,7 +12,8 @@ import pulumi
 import pytest
 
 from components import pki_crypto as crypto
-from components.pki import ExistingCa, OctaviaPki, parse_pki_settings
+from components.pki import OctaviaPki
+from config.pki import ExistingCa, parse_pki_settings
 from components.pki_provider import (
     CLOCK_ENV, CertificateAuthorityProvider, ClientCertificateProvider, RandomSecretProvider,
 )

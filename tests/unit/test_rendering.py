@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from components.health_manager import ip_port, log_target
-from components.rendering import CERT_FILES, render_octavia_conf
+from render.rendering import CERT_FILES, render_octavia_conf
 from octavia_support import base_config, declare
 
 SECTIONS = {"controller_worker", "health_manager", "certificates", "haproxy_amphora", "nova"}

@@ -7,12 +7,13 @@ import pulumi_openstack as openstack
 import pytest
 
 from components.compute import AmphoraFlavor, AmphoraFlavorArgs
-from components.errors import ConfigError
+from config.errors import ConfigError
 from components.health_manager import ip_port
 from components.identity import Identities, look_up_identities
 from components.network import read_subnet
 from components.octavia_flavors import flavor_data
-from components.settings import parse_settings
+from config.names import names
+from config.settings import parse_settings
 from octavia_support import (
     ALLOCATED_IP,
     GENERATED_PRIVATE_KEY,
@@ -573,6 +574,6 @@ def test_flavor_id_resolves_only_once_the_service_project_has_access(config):
     settings = parse_settings(config)
 
     def flavor_id():
-        return AmphoraFlavor("f", AmphoraFlavorArgs(settings.flavor, PROJECT_ID, "")).flavor_id
+        return AmphoraFlavor("f", AmphoraFlavorArgs(settings.flavor, PROJECT_ID, names(settings))).flavor_id
 
     assert {type(r).__name__ for r in dependencies_of(flavor_id)} == {"Flavor", "FlavorAccess"}

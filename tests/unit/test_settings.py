@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.errors import ConfigError
-from components.schema import SCHEMA_PATH, load_schema
-from components.settings import REMOVED_KEYS, REPLACED_KEYS, decode_config, parse_settings
+from config.errors import ConfigError
+from config.schema import SCHEMA_PATH, load_schema
+from config.settings import REMOVED_KEYS, REPLACED_KEYS, decode_config, parse_settings
 from octavia_support import base_config, stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -352,14 +352,14 @@ def test_every_schema_key_is_typed_described_and_defaulted_unless_required():
 
 
 def test_arrays_of_objects_have_declared_shapes():
-    from components.settings import RECORD_SHAPES
+    from config.settings import RECORD_SHAPES
 
     objects = {spec.name for spec in load_schema().values() if spec.item_type == "object"}
     assert objects == set(RECORD_SHAPES)
 
 
 def test_pki_defaults_are_declared_in_the_schema():
-    from components.pki import parse_pki_settings
+    from config.pki import parse_pki_settings
 
     declared = load_schema()["pki"].default
     settings = parse_pki_settings(None)

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-from components.image_manifest import SUFFIX, file_sha256, manifest_path_for, write_manifest
+from config.image_manifest import SUFFIX, file_sha256, manifest_path_for, write_manifest
 from tools.amphora_image import plan
 from tools.amphora_image.preflight import Probe, preflight
 

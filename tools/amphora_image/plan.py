@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from typing import Optional
 
-from components.image_manifest import FORMAT as MANIFEST_FORMAT
+from config.image_manifest import FORMAT as MANIFEST_FORMAT
 
 # Octavia of the devcloud (devcloud/requirements.lock); its sdist carries diskimage-create/ and
 # elements/ (the wheel has neither). sha256 as served by PyPI for octavia-19.0.0.tar.gz.
@@ -143,7 +143,7 @@ def manifest_fields(
     options: BuildOptions, version: str, image_name: str, sha256: str, size_bytes: int,
     built_at: datetime.datetime, built_by: str,
 ) -> dict:  # fmt: skip
-    """The manifest (components.image_manifest) of one image."""
+    """The manifest (config.image_manifest) of one image."""
     agent = (
         {"source": "package"}
         if options.agent_from_packages

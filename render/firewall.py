@@ -21,9 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from components.netmath import IPNetwork
+from config.netmath import IPNetwork
 from components.security_groups import LOG_OFFLOAD_PORTS
-from components.settings import Settings
+from config.settings import Settings
 
 NFT_TABLE = "octavia_hm"
 IPTABLES_CHAIN = "octavia-hm"

@@ -21,11 +21,11 @@ import yaml
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
-from components.errors import ConfigError
-from components.image_manifest import SUFFIX as MANIFEST_SUFFIX, file_sha256, read_manifest
-from components.netmath import IPAddress, IPNetwork, IpRange, default_pools, first_overlap
-from components.pki import parse_pki_settings
-from components.schema import ConfigKey, load_schema
+from config.errors import ConfigError
+from config.image_manifest import SUFFIX as MANIFEST_SUFFIX, file_sha256, read_manifest
+from config.netmath import IPAddress, IPNetwork, IpRange, default_pools, first_overlap
+from config.pki import parse_pki_settings
+from config.schema import ConfigKey, load_schema
 
 # Options that existed once and were removed (upstream, or here): asking for them is an error that
 # says so.
@@ -403,7 +403,7 @@ class Settings:
     capacity: CapacitySettings
     octavia_tenant_quotas: Mapping[str, int]  # only the names set, in OCTAVIA_TENANT_QUOTA_NAMES order
     cert_dir: str
-    pki: Any  # components.pki.PkiSettings
+    pki: Any  # config.pki.PkiSettings
 
     @property
     def planned_amphorae(self) -> int:
