@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from devcloud.devcloud import ensure_devcloud  # noqa: E402
-from tests.conftest import stack_factory  # noqa: E402
-from tests.integration.live_cloud import StepRecorder, engine  # noqa: E402
+from testbed.stacks import stack_factory  # noqa: E402
+from testbed.live_cloud import StepRecorder, engine  # noqa: E402
 
 RESULTS = ROOT / "benchmarks/results/lifecycle.md"
 MEASURES = ("up", "preview (no change)", "destroy")

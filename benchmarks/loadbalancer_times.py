@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from benchmarks.lifecycle_times import table, write_results  # noqa: E402
 from devcloud import devcloud as dc  # noqa: E402
-from tests.conftest import stack_factory  # noqa: E402
-from tests.integration.live_cloud import connect, engine, outputs  # noqa: E402
-from tests.integration.octavia_support import Tenant, apply_stack, wait_active, wait_gone  # noqa: E402
+from testbed.stacks import stack_factory  # noqa: E402
+from testbed.live_cloud import connect, engine, outputs  # noqa: E402
+from testbed.octavia_support import Tenant, apply_stack, wait_active, wait_gone  # noqa: E402
 
 RESULTS = ROOT / "benchmarks/results/loadbalancer.md"
 TOPOLOGIES = ("ACTIVE_STANDBY", "SINGLE")

@@ -30,7 +30,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from devcloud.devcloud import APIS, LOGS, ensure_devcloud  # noqa: E402
-from tests.conftest import make_test_image, project_env, python_project, StackFactory  # noqa: E402
+from testbed.stacks import make_test_image, project_env, python_project, StackFactory  # noqa: E402
 from config.settings import decode_config, load_schema, parse_settings  # noqa: E402
 from components.security_groups import GROUP_DESCRIPTIONS, rule_table  # noqa: E402
 from components.quotas import quota_values  # noqa: E402

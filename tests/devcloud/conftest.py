@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import connect
+from testbed.stacks import connect
 
 
 @pytest.fixture(scope="session")

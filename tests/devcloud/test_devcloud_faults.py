@@ -103,7 +103,7 @@ def test_freshly_started_neutron_grants_concurrent_admin_writes(devcloud_env):
     """Neutron's lazy policy init let requests racing the first one see no rules (403 for an admin)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from tests.conftest import connect
+    from testbed.stacks import connect
 
     conns = [connect(devcloud_env, "devcloud-service") for _ in range(8)]
     project_id = conns[0].current_project_id  # every token before the restart: nothing reaches Neutron yet

@@ -11,8 +11,8 @@ import uuid
 import pytest
 from pulumi import automation as auto
 
-from devcloud_support import cloud_objects, connect, prefix_of
-from tests.conftest import engine, write_config
+from testbed.devcloud_support import cloud_objects, connect, prefix_of
+from testbed.stacks import engine, write_config
 
 CIDR = "172.29.232.0/24"
 

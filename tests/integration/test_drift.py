@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pulumi import automation as auto
 
-from devcloud_support import cloud_objects, connect, prefix_of
+from testbed.devcloud_support import cloud_objects, connect, prefix_of
 
 AGENT_PORT = 9443
 HM_HOST_IP = "172.29.232.10"  # stacks/Pulumi.local.yaml: devcloud=172.29.232.10

@@ -21,7 +21,7 @@ import time
 import pytest
 from pulumi import automation as auto
 
-from devcloud_support import cloud_objects, connect, counts, prefix_of, pulumi_cli, service_stopped_on
+from testbed.devcloud_support import cloud_objects, connect, counts, prefix_of, pulumi_cli, service_stopped_on
 
 # --- bad configs: nothing reaches the cloud ----------------------------------------------------
 

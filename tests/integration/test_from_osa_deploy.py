@@ -12,8 +12,8 @@ import sys
 
 import yaml
 
-from devcloud_support import connect
-from tests.conftest import LOCAL_TEST_IMAGE, ROOT, engine, stack_config_file
+from testbed.devcloud_support import connect
+from testbed.stacks import LOCAL_TEST_IMAGE, ROOT, engine, stack_config_file
 
 FIXTURE = ROOT / "tests" / "fixtures" / "osa" / "flat" / "user_variables.yml"
 

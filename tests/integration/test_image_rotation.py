@@ -15,7 +15,7 @@ import openstack
 import pytest
 
 from config.image_manifest import read_manifest
-from tests.conftest import make_test_image, write_config
+from testbed.stacks import make_test_image, write_config
 from tools.amphora_image.cli import main as amphora_image
 
 TAG = "octavia-amphora-image"

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 
-from tests.conftest import ROOT
+from testbed.stacks import ROOT
 
 
 def test_language_host_exits_on_sigint_inherited_as_ignored():

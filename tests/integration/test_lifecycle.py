@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_test_image, write_config
-from tests.integration.live_cloud import (
+from testbed.stacks import make_test_image, write_config
+from testbed.live_cloud import (
     Expected,
     Step,
     check_deployment,

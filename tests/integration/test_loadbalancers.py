@@ -24,9 +24,9 @@ import openstack.exceptions
 import pytest
 
 from devcloud import devcloud as dc
-from tests.conftest import make_test_image, write_config
-from tests.integration.live_cloud import connect, engine, leftovers, outputs, recorded_ids
-from tests.integration.octavia_support import (
+from testbed.stacks import make_test_image, write_config
+from testbed.live_cloud import connect, engine, leftovers, outputs, recorded_ids
+from testbed.octavia_support import (
     AmphoraNamespace,
     Tenant,
     amphora_servers,

@@ -8,8 +8,8 @@ import ipaddress
 import random
 
 from devcloud import devcloud as dc
-from tests.integration.live_cloud import connect, engine, outputs
-from tests.integration.octavia_support import (
+from testbed.live_cloud import connect, engine, outputs
+from testbed.octavia_support import (
     AmphoraNamespace,
     Tenant,
     amphora_servers,

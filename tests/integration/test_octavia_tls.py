@@ -35,7 +35,7 @@ from components import pki_crypto as crypto
 from components.pki_provider import CLOCK_ENV
 from render.rendering import CERT_FILES, render_octavia_conf, with_cert_paths
 from devcloud import devcloud as dc
-from tests.conftest import pki_stack, remove_pki_stack
+from testbed.stacks import pki_stack, remove_pki_stack
 
 PROBE = Path(__file__).with_name("octavia_tls_probe.py")
 FAST_KEYS = {"key_type": "ec", "key_size": 256}

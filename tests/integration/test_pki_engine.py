@@ -19,7 +19,7 @@ from pulumi import automation as auto
 
 from components import pki_crypto as crypto
 from components.pki_provider import CLOCK_ENV
-from tests.conftest import PKI_OUTPUTS, ROOT, pki_stack, remove_pki_stack
+from testbed.stacks import PKI_OUTPUTS, ROOT, pki_stack, remove_pki_stack
 
 FAST_KEYS = {"key_type": "ec", "key_size": 256}
 SECRET_OUTPUTS = PKI_OUTPUTS[:5]

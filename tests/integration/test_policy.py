@@ -15,8 +15,8 @@ from pathlib import Path
 from pulumi import automation as auto
 
 from components import pki_crypto as crypto
-from tests.conftest import connect, pki_stack, python_project, remove_pki_stack
-from tests.integration.devcloud_support import cloud_objects, counts, prefix_of
+from testbed.stacks import connect, pki_stack, python_project, remove_pki_stack
+from testbed.devcloud_support import cloud_objects, counts, prefix_of
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_TEST_IMAGE = ".state/amphora-test.qcow2"  # made by the stacks fixture in each project copy

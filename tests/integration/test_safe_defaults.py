@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from testbed.stacks import ROOT
 
 PULUMI = str(ROOT / "bin" / "pulumi")
 DEVCLOUD_PASSPHRASE = "local-devcloud-only"

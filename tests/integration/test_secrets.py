@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pulumi import automation as auto
 
-from devcloud_support import pulumi_cli
+from testbed.devcloud_support import pulumi_cli
 
 # Secret outputs and what of them must never appear: the value itself, or for PEM bundles the
 # base64 lines of their private key blocks (the certificate part of client_cert is public).

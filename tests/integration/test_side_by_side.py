@@ -18,7 +18,7 @@ import random
 
 import pytest
 
-from tests.integration.live_cloud import (
+from testbed.live_cloud import (
     Expected,
     Step,
     check_deployment,

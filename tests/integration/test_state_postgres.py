@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import StackFactory, project_env, python_project
+from testbed.stacks import StackFactory, project_env, python_project
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_STATE = [sys.executable, str(ROOT / "tools" / "pg_state.py")]

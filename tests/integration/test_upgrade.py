@@ -14,7 +14,7 @@ import tarfile
 
 import yaml
 
-from tests.conftest import PROJECT_FILES, ROOT, engine, stack_config_file
+from testbed.stacks import PROJECT_FILES, ROOT, engine, stack_config_file
 
 # The last release whose config used the string forms ("host=IP", "VERSION=SOURCE", "start-end"),
 # and whose program was all in components/.

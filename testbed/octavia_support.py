@@ -26,7 +26,7 @@ from pathlib import Path
 import openstack.connection
 
 from devcloud import devcloud as dc
-from tests.integration.devcloud_support import ROOT, pulumi_cli
+from testbed.devcloud_support import ROOT, pulumi_cli
 
 ACTIVE_WITHIN = 180  # seconds; the worker needs ~15 s per load balancer here
 TENANT_PASSWORD = "devcloud-tenant"

@@ -16,9 +16,9 @@ from typing import Optional
 import openstack.connection
 from pulumi import automation as auto
 
-from tests.conftest import connect as shared_connect
-from tests.conftest import engine  # noqa: F401  (re-exported: the tests run every engine call through it)
-from tests.integration.devcloud_support import cloud_objects, keypair_owner_id
+from testbed.stacks import connect as shared_connect
+from testbed.stacks import engine  # noqa: F401  (re-exported: the tests run every engine call through it)
+from testbed.devcloud_support import cloud_objects, keypair_owner_id
 
 HEALTH_MANAGER_OWNER = "Octavia:health-mgr"
 AMPHORA_GROUP, HEALTH_MANAGER_GROUP = "lb-mgmt-sec-grp", "lb-health-mgr-sec-grp"

@@ -20,15 +20,15 @@ from pathlib import Path
 
 from pulumi import automation as auto
 
-from tests.conftest import connect  # noqa: F401  (re-exported: the stack's own cloud entry by default)
+from testbed.stacks import connect  # noqa: F401  (re-exported: the stack's own cloud entry by default)
 
 from devcloud import devcloud as dc
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def prefix_of(stack: auto.Stack) -> str:
-    return f"{stack.name}-"  # tests/conftest.py's StackFactory names every object so
+    return f"{stack.name}-"  # testbed.stacks.StackFactory names every object so
 
 
 # The user the stack creates the amphora keypair for: the local stack's octavia_service_user
