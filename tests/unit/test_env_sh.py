@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from testbed.stacks import ROOT
 
 OS_CREDENTIALS = ("OS_CLOUD", "OS_AUTH_URL", "OS_CLIENT_CONFIG_FILE")
 
