@@ -36,7 +36,7 @@ class ManagementNetwork(pulumi.ComponentResource):
             kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
             openstack_name = args.names.network
             network = openstack.networking.Network(
-                f"{name}-network", **_network_args(settings, openstack_name), opts=kept
+                f"{name}-network", **_network_args(settings, openstack_name), opts=_segments_kept(settings, kept)
             )
             subnet = openstack.networking.Subnet(
                 f"{name}-subnet", **_subnet_args(settings, openstack_name, network.id), opts=kept
@@ -88,6 +88,16 @@ def read_subnet(subnet_id: str) -> AdoptedSubnet:
         ),
         gateway_ip=ipaddress.ip_address(subnet.gateway_ip) if subnet.gateway_ip else None,
     )
+
+
+def _segments_kept(settings: NetworkSettings, opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+    """With the segmentation id left to Neutron, the id it chose reads back as a change of the
+    segment (a set, so no path inside it can be ignored): keep the segment as created. Neutron
+    does not change the segment of a network in use anyway; another type or physical network
+    is a new network (`pulumi up --replace` of the network)."""
+    if settings.network_type == "flat" or settings.segmentation_id is not None:
+        return opts
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=["segments"]))
 
 
 def _network_args(settings: NetworkSettings, openstack_name: str) -> dict:

@@ -27,7 +27,13 @@ def main(argv: list[str]) -> int:
     path = Path(argv[0])
     if not path.exists():  # a stack without a file has nothing written in the old forms
         return 0
-    config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    try:
+        config = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        print(f"{path}: not valid YAML{where}: {getattr(error, 'problem', None) or error}", file=sys.stderr)
+        return 1
     errors = old_form_errors({key[len(NAMESPACE):]: value for key, value in config.items() if key.startswith(NAMESPACE)})
     for error in errors:
         print(f"{path}: {error}", file=sys.stderr)

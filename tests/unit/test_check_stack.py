@@ -57,3 +57,11 @@ def test_make_preview_and_up_check_the_stack_file_first():
     for target in ("up:", "preview:", "preview-md:"):
         recipe = makefile.split(f"\n{target}", 1)[1].split("\n\n", 1)[0]
         assert "$(CHECK_STACK)" in recipe, target
+
+
+def test_a_file_that_is_not_yaml_is_one_line(tmp_path):
+    broken = tmp_path / "Pulumi.x.yaml"
+    broken.write_text("config:\n  octavia-infra:mgmt_mtu: 1500\nencryptionsalt: v1:abc\n  octavia-infra:pki:\n")
+    out = check(broken)
+    assert out.returncode == 1 and out.stderr.count("\n") == 1
+    assert "not valid YAML at line 4, column" in out.stderr and "Traceback" not in out.stderr
