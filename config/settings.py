@@ -92,15 +92,21 @@ def _typed_values(raw: Mapping[str, Any], schema: Mapping[str, ConfigKey]) -> di
 
 
 def _reject_unknown(raw: Mapping[str, Any], schema: Mapping[str, ConfigKey]) -> None:
-    for key in raw:
-        if key in REMOVED_KEYS:
-            raise ConfigError(key, raw[key], REMOVED_KEYS[key])
+    errors = unknown_key_errors(raw, schema)
+    if errors:
+        raise errors[0]
+
+
+def unknown_key_errors(raw: Mapping[str, Any], schema: Mapping[str, ConfigKey]) -> list[ConfigError]:
+    """Removed keys with the reason, then keys the schema does not know with a "did you mean"."""
+    errors = [ConfigError(key, value, REMOVED_KEYS[key]) for key, value in raw.items() if key in REMOVED_KEYS]
     known = sorted(schema)
-    for key in raw:
-        if key not in known:
+    for key, value in raw.items():
+        if key not in known and key not in REMOVED_KEYS and key not in REPLACED_KEYS:
             guess = difflib.get_close_matches(key, known, n=1)
             hint = f"did you mean {guess[0]}? " if guess else ""
-            raise ConfigError(key, raw[key], f"unknown key; {hint}known keys: {', '.join(known)}")
+            errors.append(ConfigError(key, value, f"unknown key; {hint}known keys: {', '.join(known)}"))
+    return errors
 
 
 def _check_type(key: str, value: Any, spec: ConfigKey) -> None:

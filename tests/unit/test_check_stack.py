@@ -65,3 +65,13 @@ def test_a_file_that_is_not_yaml_is_one_line(tmp_path):
     out = check(broken)
     assert out.returncode == 1 and out.stderr.count("\n") == 1
     assert "not valid YAML at line 4, column" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_misspelt_required_key_is_named_with_a_guess(tmp_path):
+    """Pulumi alone says only "missing configuration value 'health_managers'"."""
+    stack = tmp_path / "Pulumi.x.yaml"
+    stack.write_text("config:\n  octavia-infra:helth_managers:\n    - {host: ctl1}\n  octavia-infra:lbaas_v1: true\n")
+    lines = check(stack).stderr.splitlines()
+    assert len(lines) == 2
+    assert "config lbaas_v1=True: the neutron-lbaas v1 API is retired" in lines[0]
+    assert "config helth_managers=" in lines[1] and "unknown key; did you mean health_managers?" in lines[1]
