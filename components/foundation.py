@@ -8,6 +8,7 @@ import pulumi
 
 from components.compute import AmphoraFlavor, AmphoraFlavorArgs, AmphoraKeypair, AmphoraKeypairArgs
 from render.firewall import render_health_manager_firewalls
+from render.host_plug import render_health_manager_plugs
 from components.health_manager import HealthManagerPorts, HealthManagerPortsArgs
 from components.identity import Identities
 from components.image import AmphoraImages, AmphoraImagesArgs
@@ -102,6 +103,9 @@ class OctaviaFoundation(pulumi.ComponentResource):
             "health_manager_ips": health_managers.ips,
             "controller_ip_port_list": health_managers.controller_ip_port_list,
             "health_manager_firewall": render_health_manager_firewalls(settings),
+            "health_manager_plugs": health_managers.port_details().apply(
+                lambda ports: render_health_manager_plugs(settings, ports)
+            ),
             "octavia_flavor_ids": octavia_flavors.flavor_ids,
             "octavia_flavor_profile_ids": octavia_flavors.profile_ids,
             "loadbalancer_topology": settings.topology.default,

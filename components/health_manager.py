@@ -37,18 +37,28 @@ class HealthManagerPortsArgs:
 
 
 class HealthManagerPorts(pulumi.ComponentResource):
-    """Outputs: ports {host: port id}, ips {host: ip}, controller_ip_port_list."""
+    """Outputs: ports {host: port id}, ips {host: ip}, controller_ip_port_list; also macs {host: MAC}."""
 
     def __init__(self, name: str, args: HealthManagerPortsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("octavia-infra:healthmanager:HealthManagerPorts", name, None, opts)
         ports = {host.name: self._port(name, host, args) for host in args.hosts}
         self.ports = {host: port.id for host, port in ports.items()}
         self.ips = {host: port.all_fixed_ips[0] for host, port in ports.items()}
+        self.macs = {host: port.mac_address for host, port in ports.items()}
         self.controller_ip_port_list = pulumi.Output.all(*self.ips.values()).apply(
             lambda ips: ",".join(ip_port(ip, args.bind_port) for ip in ips)
         )
         self.register_outputs(
             {"ports": self.ports, "ips": self.ips, "controller_ip_port_list": self.controller_ip_port_list}
+        )
+
+    def port_details(self) -> pulumi.Output[dict[str, dict[str, str]]]:
+        """{host: {id, mac_address, ip_address}}: what the host side binds its interface to."""
+        return pulumi.Output.all(ids=self.ports, macs=self.macs, ips=self.ips).apply(
+            lambda v: {
+                host: {"id": v["ids"][host], "mac_address": v["macs"][host], "ip_address": v["ips"][host]}
+                for host in v["ids"]
+            }
         )
 
     def log_targets(self, port: int) -> pulumi.Output[str]:

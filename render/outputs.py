@@ -40,6 +40,7 @@ OUTPUT_NAMES = (
     "health_manager_ips",  # {host: ip}
     "controller_ip_port_list",
     "health_manager_firewall",  # {host: {interface, nftables, iptables, ip6tables}}
+    "health_manager_plugs",  # {host: {interface, port_id, mac_address, ip_address, ..., ovs}}
     # Octavia flavors
     "octavia_flavor_ids",  # {topology: flavor id}
     "octavia_flavor_profile_ids",  # {topology: flavor profile id}

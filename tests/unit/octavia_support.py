@@ -7,6 +7,8 @@ providers) run their real provider code in-process, so the certificate wiring is
 from __future__ import annotations
 
 import copy
+import hashlib
+import ipaddress
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,7 @@ from config.settings import decode_config, parse_settings
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT_ID = "service-project-uuid"
 ALLOCATED_IP = "172.29.232.200"  # what the mocked Neutron allocates when no fixed IP is asked for
+PORT_MAC_PREFIX = "fa:16:3e"  # Neutron's default base_mac; the mocks derive the rest from the port's name
 GENERATED_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nmocked\n-----END OPENSSH PRIVATE KEY-----\n"
 
 SSH_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIARoLgDxhrRlBvtT6odksp221slOHhHKluMlQDdFqC9+ operator"
@@ -88,12 +91,23 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def _computed(self, args: pulumi.runtime.MockResourceArgs) -> dict:
         """Output properties the provider would compute."""
         if args.typ == "openstack:networking/port:Port":
-            return {"allFixedIps": [args.inputs["fixedIps"][0].get("ipAddress") or ALLOCATED_IP]}
+            mac = port_mac(args.name)
+            fixed = args.inputs["fixedIps"][0]
+            return {"allFixedIps": [fixed.get("ipAddress") or self._allocate(fixed.get("subnetId"), mac)], "macAddress": mac}
         if args.typ == "openstack:images/image:Image":
             return {"owner": self.image_owner}
         if args.typ == "openstack:compute/keypair:Keypair" and not args.inputs.get("publicKey"):
             return {"privateKey": GENERATED_PRIVATE_KEY}
         return {}
+
+    def _allocate(self, subnet_id: str, mac: str) -> str:
+        """ALLOCATED_IP on an IPv4 subnet; on a SLAAC subnet the EUI-64 address of the MAC, as Neutron computes it."""
+        cidrs = [r.inputs.get("cidr") for r in self.run.resources if f"{r.name}-id" == subnet_id and "cidr" in r.inputs]
+        if not cidrs or ":" not in cidrs[0]:
+            return ALLOCATED_IP
+        octets = [int(part, 16) for part in mac.split(":")]
+        interface_id = bytes([octets[0] ^ 0x02, *octets[1:3], 0xFF, 0xFE, *octets[3:]])
+        return str(ipaddress.ip_network(cidrs[0])[int.from_bytes(interface_id, "big")])
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         self.run.lookups.append(args.token)
@@ -102,6 +116,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.token == "openstack:identity/getUser:getUser":
             return {"id": user_id(args.args.get("name"), args.args.get("domainId")), "name": args.args.get("name")}
         raise AssertionError(f"unexpected call {args.token}")
+
+
+def port_mac(name: str) -> str:
+    """The MAC the mocked Neutron gives the port of that resource name."""
+    digest = hashlib.sha256(name.encode()).digest()
+    return ":".join([PORT_MAC_PREFIX, *(f"{b:02x}" for b in digest[:3])])
 
 
 def user_id(name: str, domain_id: str) -> str:

@@ -1,5 +1,6 @@
 """Every resource the foundation declares, checked input by input under Pulumi mocks."""
 
+import ipaddress
 import json
 
 import pulumi
@@ -21,6 +22,7 @@ from octavia_support import (
     RecordingMocks,
     Run,
     declare,
+    port_mac,
     stack_config,
     user_id,
 )
@@ -322,6 +324,31 @@ def test_health_manager_outputs(run):
         "ctl2": "octavia-health-manager-ctl2-id",
     }
     assert run.outputs["controller_ip_port_list"] == f"172.29.232.11:5555,{ALLOCATED_IP}:5555"
+
+
+def test_health_manager_plugs_carry_each_port_id_mac_and_address(run):
+    plugs = run.outputs["health_manager_plugs"]
+    assert set(plugs) == {"ctl1", "ctl2"}
+    for host, ip in (("ctl1", "172.29.232.11"), ("ctl2", ALLOCATED_IP)):
+        plug, mac = plugs[host], port_mac(f"octavia-health-manager-{host}")
+        assert plug["port_id"] == run.outputs["health_manager_ports"][host] == f"octavia-health-manager-{host}-id"
+        assert (plug["mac_address"], plug["ip_address"], plug["prefix_length"]) == (mac, ip, 24)
+        assert (plug["interface"], plug["addressing"]) == ("o-hm0", "static")
+        assert f"external-ids:iface-id=octavia-health-manager-{host}-id" in plug["ovs"]
+        assert f"external-ids:attached-mac={mac}" in plug["ovs"]
+        assert f"ip link set dev o-hm0 address {mac}\n" in plug["ovs"]
+        assert f"ip addr replace {ip}/24 dev o-hm0\n" in plug["ovs"]
+
+
+def test_ipv6_health_manager_plug_uses_the_slaac_address(config):
+    run = declare({**config, **IPV6})
+    (plug,) = run.outputs["health_manager_plugs"].values()
+    assert plug["ip_address"] == run.outputs["health_manager_ips"]["ctl1"]
+    mac = plug["mac_address"].split(":")  # fa:16:3e:xx:yy:zz -> EUI-64 f816:3eff:fexx:yyzz
+    eui64 = f"fd00:29::f816:3eff:fe{mac[3]}:{mac[4]}{mac[5]}"
+    assert ipaddress.ip_address(plug["ip_address"]) == ipaddress.ip_address(eui64)
+    assert (plug["addressing"], plug["prefix_length"]) == ("slaac", 64)
+    assert "net.ipv6.conf.o-hm0.accept_ra_defrtr=0" in plug["ovs"]
 
 
 def test_ipv6_controller_ip_port_list_brackets_addresses():
