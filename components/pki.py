@@ -22,8 +22,11 @@ OctaviaPki attributes (pulumi.Output[str]; (s) = secret) and the octavia.conf op
     heartbeat_key (s)                 [health_manager] heartbeat_key
     server_ca_expires_at, client_ca_expires_at, client_cert_expires_at   ISO 8601 UTC
 
-The clock (renewals, rollover dates, expiry warnings) can be moved with OCTAVIA_PKI_NOW, see
-components/pki_provider.py.
+The clock of the decisions (renewals, rollover dates, expiry warnings) can be moved with
+OCTAVIA_PKI_NOW, see components/pki_provider.py; certificates are issued at the real clock, and on
+every preview and up each stored certificate the outputs carry (the CAs, a previous CA still in a
+trust bundle, the client certificate) must be valid at the real clock, or the program stops with
+one line naming it and what to do.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ def _ca_inputs(ca: CaSettings, config_key: str) -> dict[str, Any]:
         "config_key": config_key,
         "keep_previous_until": ca.keep_previous_until.isoformat() if ca.keep_previous_until else None,
     }
+    if config_key.endswith("server_ca"):
+        labels["rollover_without_overlap"] = ca.rollover_without_overlap
     if ca.existing:
         return {
             "existing_certificate_pem": ca.existing.certificate_pem,
@@ -88,6 +93,44 @@ def _trust_bundle(ca: CertificateAuthority, keep_previous: bool) -> pulumi.Outpu
     return pulumi.Output.all(ca.certificate_pem, ca.previous_certificate_pem).apply(lambda pems: crypto.pem_bundle(*pems))
 
 
+def _resource_name(urn: str) -> str:
+    return urn.split("::")[-1]
+
+
+def _ca_fixes(ca: CaSettings, config_key: str) -> dict[str, Any]:
+    """What to do when a CA's stored certificate (current or previous) is not valid now, by case."""
+    next_generation = f"{config_key}.generation: {ca.generation + 1}"
+    if ca.existing:
+        current = lambda urn, why: (f"import a CA valid now in {config_key}.existing together with {next_generation} "
+                                    "(docs/pki.md, CA rollover)")
+    else:
+        current = lambda urn, why: (
+            f"issue it again with `pulumi up --replace '{urn}'` (nothing can have trusted it yet)" if "not valid until" in why
+            else f"roll it over: {next_generation} (docs/pki.md, CA rollover)"
+        )
+    previous = lambda urn, why: (f"remove {config_key}.keep_previous_until, and the next up drops the previous CA "
+                                 "from the trust bundle (docs/pki.md, CA rollover)")
+    return {"current": current, "previous": previous}
+
+
+def valid_now(value: pulumi.Output, resource: pulumi.Resource, what: str, pem: pulumi.Output, fix) -> pulumi.Output:
+    """value, once the stored certificate pem (None: none) is valid at the real clock.
+
+    Otherwise the program stops (preview and up alike) with one line naming the certificate, its
+    resource and fix(urn, why), what to do. pem is unknown, and not checked, when preview plans to
+    issue it again: a certificate is always issued valid from the real clock.
+    """
+    def check(args: list) -> Any:
+        urn, certificate_pem, result = args
+        if certificate_pem:
+            why = crypto.invalid_now(crypto.load_certificate(certificate_pem), crypto.real_now())
+            if why:
+                raise pulumi.RunError(f"pki: the {what} ({_resource_name(urn)}) {why}: {fix(urn, why)}")
+        return result
+
+    return pulumi.Output.all(resource.urn, pem, value).apply(check)
+
+
 class OctaviaPki(pulumi.ComponentResource):
     """Server CA, client CA, controller client certificate, heartbeat key and passphrases."""
 
@@ -117,12 +160,25 @@ class OctaviaPki(pulumi.ComponentResource):
             child,
         )
 
-        self.ca_certificate = server_ca.certificate_pem
+        # Every certificate an output carries is valid now at the real clock, or the program stops.
+        server_keeps_previous = keeps_previous(settings.server_ca, today)
+        server_fix, client_fix = _ca_fixes(settings.server_ca, "pki.server_ca"), _ca_fixes(settings.client_ca, "pki.client_ca")
+        self.ca_certificate = valid_now(server_ca.certificate_pem, server_ca, "server CA", server_ca.certificate_pem, server_fix["current"])
         self.ca_private_key = pulumi.Output.secret(server_ca.private_key_pem)
         self.ca_private_key_passphrase = pulumi.Output.secret(server_ca.private_key_passphrase)
-        self.server_ca = _trust_bundle(server_ca, keeps_previous(settings.server_ca, today))
-        self.client_ca = _trust_bundle(client_ca, client_keeps_previous)
-        self.client_cert = pulumi.Output.secret(client_cert.bundle_pem)
+        self.server_ca = _trust_bundle(server_ca, server_keeps_previous)
+        if server_keeps_previous:
+            self.server_ca = valid_now(self.server_ca, server_ca, "previous server CA, still in server_ca,",
+                                       server_ca.previous_certificate_pem, server_fix["previous"])
+        self.client_ca = valid_now(_trust_bundle(client_ca, client_keeps_previous), client_ca, "client CA",
+                                   client_ca.certificate_pem, client_fix["current"])
+        if client_keeps_previous:
+            self.client_ca = valid_now(self.client_ca, client_ca, "previous client CA, still in client_ca,",
+                                       client_ca.previous_certificate_pem, client_fix["previous"])
+        self.client_cert = pulumi.Output.secret(valid_now(
+            client_cert.bundle_pem, client_cert, "client certificate", client_cert.certificate_pem,
+            lambda urn, why: f"issue it again with `pulumi up --replace '{urn}'`",
+        ))
         self.server_certs_key_passphrase = self._generated_unless_given(
             settings.server_certs_key_passphrase, f"{name}-server-certs-key-passphrase", SERVER_CERTS_KEY_PASSPHRASE_BYTES
         )

@@ -10,6 +10,7 @@ it as its defaults, with the same checks (key_problem, validity_problem, importe
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 import secrets
@@ -42,7 +43,9 @@ BOUNDS: dict[str, int] = {
     "min_validity_days": 30,
 }
 
-# The PKI's clock: OCTAVIA_PKI_NOW (ISO 8601; a bare date means midnight UTC) or the system clock.
+# The PKI's decision clock: OCTAVIA_PKI_NOW (ISO 8601; a bare date means midnight UTC) or the system
+# clock. It decides what is due (renewal, rollover dates, expiry warnings); certificates are always
+# issued, and stored ones checked, at the real clock (real_now).
 CLOCK_ENV = "OCTAVIA_PKI_NOW"
 
 # Certificates start this long before "now" so controllers and amphorae with a skewed clock accept them.
@@ -51,6 +54,9 @@ CLOCK_SKEW_ALLOWANCE = datetime.timedelta(hours=1)
 # Octavia's [certificates] server_certs_key_passphrase must be exactly 32 base64url characters:
 # 24 random bytes encode to exactly 32 characters without padding.
 SERVER_CERTS_KEY_PASSPHRASE_BYTES = 24
+
+
+GENERATION_SUFFIX = " G{generation}"
 
 
 @dataclass(frozen=True)
@@ -71,12 +77,29 @@ class Subject:
         )
         return x509.Name([x509.NameAttribute(oid, value) for oid, value in fields if value])
 
+    def of_generation(self, generation: int) -> "Subject":
+        """A generated CA's subject: generation 2 and later end the common name in " G<n>", so the
+        generations in a trust bundle can be told apart; generation 1 keeps the configured name."""
+        suffix = GENERATION_SUFFIX.format(generation=generation)
+        if generation < 2 or self.common_name.endswith(suffix):
+            return self
+        return dataclasses.replace(self, common_name=self.common_name + suffix)
+
+
+def real_now() -> datetime.datetime:
+    """The system clock in UTC: what certificates are issued at and checked against."""
+    return datetime.datetime.now(datetime.timezone.utc)
+
 
 def pki_now() -> datetime.datetime:
-    """The current time in UTC, or the OCTAVIA_PKI_NOW override."""
+    """The decision clock: the current time in UTC, or the OCTAVIA_PKI_NOW override.
+
+    It moves decisions only (renewal due, rollover dates, expiry warnings), never a certificate's
+    validity: a certificate issued at a rehearsed future time would not be valid yet.
+    """
     override = os.environ.get(CLOCK_ENV)
     if not override:
-        return datetime.datetime.now(datetime.timezone.utc)
+        return real_now()
     moment = datetime.datetime.fromisoformat(override)
     return moment if moment.tzinfo else moment.replace(tzinfo=datetime.timezone.utc)
 
@@ -316,6 +339,15 @@ def is_ca_certificate(certificate: x509.Certificate) -> bool:
 
 def not_after_iso(certificate: x509.Certificate) -> str:
     return certificate.not_valid_after_utc.isoformat()
+
+
+def invalid_now(certificate: x509.Certificate, now: datetime.datetime) -> Optional[str]:
+    """Why a certificate is not valid at now ("not valid until ...", "expired on ..."), or None."""
+    if now < certificate.not_valid_before_utc:
+        return f"is not valid until {certificate.not_valid_before_utc.isoformat()} (now {now.isoformat(timespec='seconds')})"
+    if now > certificate.not_valid_after_utc:
+        return f"expired on {certificate.not_valid_after_utc.isoformat()} (now {now.isoformat(timespec='seconds')})"
+    return None
 
 
 def pem_bundle(*pems: Optional[str]) -> str:

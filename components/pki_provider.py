@@ -16,9 +16,11 @@ Providers are pickled into state with dill (by reference to this module, so the 
 must be able to import `components.pki_provider`: it runs in the project directory). They hold no
 attributes: every secret travels as a resource input or output, never in the pickled provider.
 
-Clock: the providers and the OctaviaPki component read "now" from the environment variable
-OCTAVIA_PKI_NOW (ISO 8601, e.g. 2028-11-01T00:00:00+00:00; a bare date means midnight UTC) when set,
-else the system clock. Tests and rehearsals of a renewal move the clock with it.
+Clock: the providers and the OctaviaPki component decide what is due (a renewal, the end of a
+rollover overlap, an expiry warning) at "now" from the environment variable OCTAVIA_PKI_NOW (ISO 8601,
+e.g. 2028-11-01T00:00:00+00:00; a bare date means midnight UTC) when set, else the system clock.
+Tests and rehearsals of a renewal move the clock with it. Certificates are always issued at the real
+clock (crypto.real_now, minus the skew allowance), so a rehearsal never stores one not valid yet.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import pulumi
 from pulumi import dynamic
 
 from components import pki_crypto as crypto
-from components.pki_crypto import pki_now
+from components.pki_crypto import pki_now, real_now
 
 CLOCK_ENV = crypto.CLOCK_ENV  # the clock lives in pki_crypto, which the policy pack reads too
 
@@ -68,9 +70,9 @@ CA_SECRETS = (
     "existing_private_key_pem", "existing_private_key_passphrase",
 )
 CA_PASSPHRASE_BYTES = 32
-# Two more inputs only word the operator's messages, so they are not CA_INPUTS and never cause an
-# update: config_key, the config key the CA comes from ("pki.server_ca"), and keep_previous_until
-# (ISO date or None).
+# More inputs only word the operator's messages or acknowledge a rollover, so they are not CA_INPUTS
+# and never cause an update: config_key, the config key the CA comes from ("pki.server_ca"),
+# keep_previous_until (ISO date or None) and, for the server CA, rollover_without_overlap (bool).
 
 
 def _generation(value: Any) -> Optional[int]:
@@ -123,13 +125,29 @@ def _config_key(news: dict[str, Any]) -> str:
     return news.get("config_key") or "pki.<ca>"
 
 
-def ca_rollover_refusal(olds: dict[str, Any], news: dict[str, Any]) -> Optional[str]:
+def _keeps_previous(news: dict[str, Any], today: datetime.date) -> bool:
+    keep_until = news.get("keep_previous_until")
+    return bool(keep_until) and today <= datetime.date.fromisoformat(str(keep_until)[:10])
+
+
+def _is_server_ca(news: dict[str, Any]) -> bool:
+    return _config_key(news).endswith("server_ca")
+
+
+SERVER_CA_TAKEOVER = ("the controllers stop trusting running amphorae at once (server_ca will hold only the new "
+                      "CA, which signed none of their certificates)")
+
+
+def ca_rollover_refusal(olds: dict[str, Any], news: dict[str, Any], today: Optional[datetime.date] = None) -> Optional[str]:
     """Why an update of a CA is refused (one line for the operator), or None.
 
-    A change of what defines the CA needs a higher generation, and generations never go back.
+    A change of what defines the CA needs a higher generation, and generations never go back. A
+    server CA rollover without an overlap (keep_previous_until) cuts every running amphora off at
+    once: it needs rollover_without_overlap: true.
     """
     old, new, defining = _ca_generations(olds, news)
     key = _config_key(news)
+    today = today or pki_now().date()
     if new < old:
         return (f"{key}.generation {old} -> {new}: generations only go up (a rolled-over CA's key is gone); "
                 f"keep {old}, or set {old + 1} to roll over again (docs/pki.md, CA rollover)")
@@ -141,6 +159,11 @@ def ca_rollover_refusal(olds: dict[str, Any], news: dict[str, Any]) -> Optional[
                 f"set {key}.generation: {old + 1} and {key}.keep_previous_until (the day every amphora will have "
                 "been failed over), then fail the amphorae over (docs/pki.md, CA rollover); to keep this CA, "
                 "undo the change")
+    if new > old and _is_server_ca(news) and not _keeps_previous(news, today) and news.get("rollover_without_overlap") is not True:
+        return (f"{key}: rollover, generation {old} -> {new}, without keep_previous_until: {SERVER_CA_TAKEOVER} "
+                f"until each amphora is failed over. Either set {key}.keep_previous_until to the day every amphora "
+                f"will have been failed over, or accept the outage with {key}.rollover_without_overlap: true "
+                "(docs/pki.md, CA rollover)")
     return None
 
 
@@ -155,20 +178,29 @@ def ca_rollover_notice(olds: dict[str, Any], news: dict[str, Any], today: dateti
     new_ca = "the newly imported CA replaces" if news.get("existing_certificate_pem") else "a new CA key and certificate replace"
     head = f"{key}: rollover, generation {old} -> {new}{what}: {new_ca} the current one"
     keep_until = news.get("keep_previous_until")
-    if keep_until and today <= datetime.date.fromisoformat(str(keep_until)[:10]):
+    if _keeps_previous(news, today):
         kept = ("stays in client_ca and keeps signing the controllers' client_cert" if client
                 else "stays in server_ca, so the controllers keep accepting amphorae it signed")
         return (f"{head}; the previous CA {kept} until keep_previous_until {keep_until} (inclusive): fail over "
                 "every amphora before then (openstack loadbalancer amphora failover; docs/pki.md, CA rollover)")
     consequence = (
         "running amphorae stop trusting the controllers at once (they trust only the current client CA, and "
-        "the controllers' client_cert will come from the new one)" if client else
-        "the controllers stop trusting running amphorae at once (server_ca will hold only the new CA, which "
-        "signed none of their certificates)"
+        "the controllers' client_cert will come from the new one)" if client else SERVER_CA_TAKEOVER
     )
+    acknowledged = f" (acknowledged by {key}.rollover_without_overlap)" if news.get("rollover_without_overlap") is True else ""
     return (f"{head}; keep_previous_until is not set (or past), so {consequence} until each amphora is failed "
-            f"over; to keep them working meanwhile, set {key}.keep_previous_until to the day every amphora will "
-            "have been failed over (docs/pki.md, CA rollover)")
+            f"over{acknowledged}; to keep them working meanwhile, set {key}.keep_previous_until to the day every "
+            "amphora will have been failed over (docs/pki.md, CA rollover)")
+
+
+def stale_acknowledgement(olds: dict[str, Any], news: dict[str, Any]) -> Optional[str]:
+    """rollover_without_overlap: true left set when no rollover is under way, or None."""
+    old, new, _ = _ca_generations(olds, news)
+    if new > old or news.get("rollover_without_overlap") is not True:
+        return None
+    key = _config_key(news)
+    return (f"{key}.rollover_without_overlap is true but no rollover is under way (generation {new}): remove it, "
+            "so that the next rollover without keep_previous_until asks again")
 
 
 def _engine_address() -> Optional[str]:
@@ -212,8 +244,8 @@ def _issue_ca(props: dict[str, Any], passphrase: str) -> dict[str, Any]:
         )
     else:
         key = crypto.generate_private_key(props["key_type"], int(props["key_size"]))
-        subject = crypto.Subject(**props["subject"])
-        certificate = crypto.build_ca_certificate(key, subject, int(props["validity_days"]), pki_now())
+        subject = crypto.Subject(**props["subject"]).of_generation(_generation(props.get("generation")) or 1)
+        certificate = crypto.build_ca_certificate(key, subject, int(props["validity_days"]), real_now())
     return {
         "certificate_pem": crypto.certificate_pem(certificate),
         "private_key_pem": crypto.encrypted_private_key_pem(key, passphrase),
@@ -232,10 +264,11 @@ class CertificateAuthorityProvider(dynamic.ResourceProvider):
     def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
         """On an update (olds = the inputs in state): refuse an unannounced rollover, warn of a real one."""
         if olds:
-            refusal = ca_rollover_refusal(olds, news)
+            today = pki_now().date()
+            refusal = ca_rollover_refusal(olds, news, today)
             if refusal:
                 return dynamic.CheckResult(news, [dynamic.CheckFailure("", refusal)])
-            notice = ca_rollover_notice(olds, news, pki_now().date())
+            notice = ca_rollover_notice(olds, news, today) or stale_acknowledgement(olds, news)
             if notice:
                 warn_operator(notice)
         return dynamic.CheckResult(news, [])
@@ -295,7 +328,7 @@ class ClientCertificateProvider(dynamic.ResourceProvider):
         key = crypto.generate_private_key(props["key_type"], int(props["key_size"]))
         certificate = crypto.build_client_certificate(
             key, crypto.Subject(**props["subject"]), int(props["validity_days"]),
-            crypto.load_certificate(props["issuer_certificate_pem"]), issuer_key, pki_now(),
+            crypto.load_certificate(props["issuer_certificate_pem"]), issuer_key, real_now(),
         )
         cert_pem = crypto.certificate_pem(certificate)
         outs = {

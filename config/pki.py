@@ -47,7 +47,10 @@ class CaSettings:
     keep_previous_until: up to and including this date, the previous CA stays in the trust
         bundle (server_ca / client_ca) and, for the client CA, keeps signing the controllers'
         client certificate, so amphorae booted before the rollover keep working. None: the new
-        CA takes over at once.
+        CA takes over at once. A date already past is refused: the key is to be removed then.
+    rollover_without_overlap (server CA only): acknowledges that a rollover without
+        keep_previous_until cuts the controllers off every running amphora until it is failed
+        over; without it such a rollover is refused at preview.
     existing: import this CA instead of generating one (key/validity/subject unused). A different
         imported certificate is a rollover too: bump generation with it.
     """
@@ -60,6 +63,7 @@ class CaSettings:
     generation: int
     keep_previous_until: Optional[datetime.date] = None
     existing: Optional[ExistingCa] = None
+    rollover_without_overlap: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,12 @@ class _Section:
         value = self.value(name)
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ConfigError(self.key(name), SECRET_SHOWN_AS if secret else value, "must be a non-empty string")
+        return value
+
+    def boolean(self, name: str) -> bool:
+        value = self.value(name)
+        if not isinstance(value, bool):
+            raise ConfigError(self.key(name), value, "must be true or false")
         return value
 
     def date(self, name: str) -> Optional[datetime.date]:
@@ -235,17 +245,49 @@ def _parse_existing_ca(data: Any, path: str, warnings: list[str]) -> ExistingCa:
     return existing
 
 
+def _keep_previous_until(section: _Section, path: str) -> Optional[datetime.date]:
+    """keep_previous_until, refused once past (by the PKI clock: OCTAVIA_PKI_NOW if set, else the real one).
+
+    The overlap is over then: left in place, the date would silently drop the previous CA at the
+    next up; removing the key says so in the stack file.
+    """
+    keep_until = section.date("keep_previous_until")
+    today = pki_now().date()
+    if keep_until is not None and keep_until < today:
+        what = ("drops the previous CA from client_ca and reissues client_cert from the new client CA"
+                if path.endswith("client_ca") else "drops the previous CA from server_ca")
+        raise ConfigError(
+            section.key("keep_previous_until"), keep_until.isoformat(),
+            f"is past (today is {today.isoformat()}): the rollover overlap is over; remove the key "
+            f"{section.key('keep_previous_until')} from the stack file, and the next up {what} (docs/pki.md, CA rollover)",
+        )
+    return keep_until
+
+
+def _generation_subject(section: _Section, generation: int) -> Subject:
+    """The subject, whose common name still fits once a generation suffix (" G2") is added."""
+    subject = _parse_subject(section)
+    issued = subject.of_generation(generation).common_name
+    if len(issued) > _NAME_FIELD_MAX:
+        raise ConfigError(f"{section.key('subject')}.common_name", subject.common_name,
+                          f"at most {_NAME_FIELD_MAX} characters with the generation suffix ({issued!r})")
+    return subject
+
+
 def _parse_ca(data: Any, path: str, defaults: dict[str, Any], warnings: list[str]) -> CaSettings:
     section = _Section(data, path, defaults)
     validity_days = _validity_days(section, is_ca=True)
+    generation = section.integer("generation", minimum=1)
+    existing = _parse_existing_ca(section.data["existing"], section.key("existing"), warnings) if section.has("existing") else None
     return CaSettings(
         **_parse_key(section),
         validity_days=validity_days,
         expiry_warning_days=_shorter_than_validity(section, "expiry_warning_days", validity_days),
-        generation=section.integer("generation", minimum=1),
-        keep_previous_until=section.date("keep_previous_until"),
-        subject=_parse_subject(section),
-        existing=_parse_existing_ca(section.data["existing"], section.key("existing"), warnings) if section.has("existing") else None,
+        generation=generation,
+        keep_previous_until=_keep_previous_until(section, path),
+        subject=_parse_subject(section) if existing else _generation_subject(section, generation),
+        existing=existing,
+        rollover_without_overlap=section.boolean("rollover_without_overlap") if "rollover_without_overlap" in defaults else False,
     )
 
 

@@ -7,6 +7,7 @@ create (and, to stand in for an earlier rollover, the CA provider's update) itse
 import dataclasses
 import datetime
 import re
+import threading
 
 import pulumi
 import pytest
@@ -166,6 +167,8 @@ def test_the_cas_carry_the_labels_of_the_providers_rollover_messages(mocks):
         inputs = {args.name: args.inputs for args in mocks.registrations if args.typ.endswith("CertificateAuthority")}
         assert inputs["octavia-pki-server-ca"]["config_key"] == "pki.server_ca"
         assert inputs["octavia-pki-server-ca"].get("keep_previous_until") is None
+        assert inputs["octavia-pki-server-ca"]["rollover_without_overlap"] is False
+        assert "rollover_without_overlap" not in inputs["octavia-pki-client-ca"]
         assert (inputs["octavia-pki-client-ca"]["config_key"], inputs["octavia-pki-client-ca"]["keep_previous_until"]) == \
             ("pki.client_ca", "2027-06-30")
 
@@ -195,8 +198,7 @@ TODAY = datetime.date(2027, 3, 1)
 ROLLOVER_CASES = [
     (TODAY + datetime.timedelta(days=1), True),
     (TODAY, True),
-    (TODAY - datetime.timedelta(days=1), False),
-    (None, False),
+    (None, False),  # keep_previous_until removed once past (a past date is refused, tests/unit/test_pki_settings.py)
 ]
 
 
@@ -255,3 +257,69 @@ def test_cas_close_to_expiry_warn_on_every_run(mocks, monkeypatch, days_ahead, w
         assert all("generation" in message for message in warnings)
 
     return pulumi.Output.all(pki.server_ca_expires_at, pki.client_ca_expires_at).apply(check)
+
+
+# --- Stored certificates are checked against the real clock on every run ----------------------------
+
+
+class StoredMocks(ProviderMocks):
+    """As ProviderMocks, but the resources named in future are "stored" as the previous release
+    issued them under OCTAVIA_PKI_NOW=2028-11-01: not valid before 2028. A CA named in future_previous
+    was issued so and then rolled over at the real clock: its previous certificate is the 2028 one."""
+
+    IN_2028 = datetime.datetime(2028, 11, 1, tzinfo=datetime.timezone.utc)
+
+    def __init__(self, future, future_previous, monkeypatch):
+        super().__init__(rotated_cas=future_previous)
+        self.future = set(future) | set(future_previous)
+        self.issuing_in_2028 = threading.local()  # resources register concurrently: per thread
+        monkeypatch.setattr("components.pki_provider.real_now", self.clock)
+
+    def clock(self):
+        return self.IN_2028 if getattr(self.issuing_in_2028, "on", False) else crypto.real_now()
+
+    def new_resource(self, args):
+        if args.name not in self.future:
+            return super().new_resource(args)
+        provider = PROVIDERS[args.typ]()
+        inputs = {key: unwrap_rpc_secret(value) for key, value in args.inputs.items() if key != PROVIDER_KEY}
+        self.issuing_in_2028.on = True
+        try:
+            created = provider.create(inputs)
+        finally:
+            self.issuing_in_2028.on = False
+        if args.name in self.rotated_cas:
+            return created.id, provider.update(created.id, created.outs, {**inputs, "generation": inputs["generation"] + 1}).outs
+        return created.id, created.outs
+
+
+STORED_NOT_VALID = [
+    ("octavia-pki-client-cert", {},
+     r"pki: the client certificate \(octavia-pki-client-cert\) is not valid until 2028-10-31T23:00:00\+00:00 \(now .*\): "
+     r"issue it again with `pulumi up --replace 'urn:pulumi:stack::project::octavia-infra:pki:OctaviaPki\$pulumi-python:dynamic/pki:ClientCertificate::octavia-pki-client-cert'`$"),
+    ("octavia-pki-server-ca", {},
+     r"pki: the server CA \(octavia-pki-server-ca\) is not valid until 2028-10-31T23:00:00\+00:00 \(now .*\): issue it again with "
+     r"`pulumi up --replace '.*::octavia-pki-server-ca'` \(nothing can have trusted it yet\)$"),
+    ("octavia-pki-client-ca", {"client_ca": {**FAST_KEYS, "keep_previous_until": "2999-01-01"}},
+     r"pki: the previous client CA, still in client_ca, \(octavia-pki-client-ca\) is not valid until 2028-10-31T23:00:00\+00:00 "
+     r"\(now .*\): remove pki.client_ca.keep_previous_until, and the next up drops the previous CA from the trust bundle"),
+]
+
+
+@pytest.mark.parametrize("stored,settings,message", STORED_NOT_VALID, ids=[name for name, _, _ in STORED_NOT_VALID])
+def test_a_stored_certificate_not_valid_now_stops_the_program_naming_it_and_the_fix(stored, settings, message, monkeypatch):
+    """Issue 16: after a rehearsal had stored a certificate valid from 2028, previews said unchanged."""
+    monkeypatch.delenv(CLOCK_ENV, raising=False)
+    previous = "keep_previous_until" in str(settings)
+    mocks = StoredMocks([] if previous else [stored], [stored] if previous else [], monkeypatch)
+    pulumi.runtime.set_mocks(mocks, preview=False)
+
+    @pulumi.runtime.test
+    def run():
+        pki = OctaviaPki("octavia-pki", parse_pki_settings({**FAST_SETTINGS, **settings}))
+        return pulumi.Output.all(pki.ca_certificate, pki.server_ca, pki.client_ca, pki.client_cert)
+
+    with pytest.raises(pulumi.RunError) as stopped:
+        run()
+    assert re.match(message, str(stopped.value)), str(stopped.value)
+    assert "\n" not in str(stopped.value)

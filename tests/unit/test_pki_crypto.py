@@ -140,3 +140,19 @@ def test_server_certs_key_passphrase_length_gives_32_base64url_characters():
 
 def test_pem_bundle_joins_blocks_one_newline_apart_and_skips_missing():
     assert crypto.pem_bundle("A\n", None, "B", "") == "A\nB\n"
+
+
+def test_invalid_now_tells_a_certificate_not_valid_yet_from_an_expired_one():
+    _, certificate = ca(validity_days=10)
+    start, end = certificate.not_valid_before_utc, certificate.not_valid_after_utc
+    assert crypto.invalid_now(certificate, start) is None and crypto.invalid_now(certificate, end) is None
+    assert crypto.invalid_now(certificate, start - datetime.timedelta(seconds=1)).startswith(f"is not valid until {start.isoformat()} (now ")
+    assert crypto.invalid_now(certificate, end + datetime.timedelta(days=1)).startswith(f"expired on {end.isoformat()} (now ")
+
+
+def test_generations_from_the_second_on_end_the_common_name_in_g_n():
+    subject = crypto.Subject("Octavia amphora server CA", "Example")
+    assert subject.of_generation(1) == subject
+    assert subject.of_generation(2) == crypto.Subject("Octavia amphora server CA G2", "Example")
+    assert subject.of_generation(12).to_name().rfc4514_string() == "CN=Octavia amphora server CA G12,O=Example"
+    assert crypto.Subject("CA G2").of_generation(2) == crypto.Subject("CA G2")  # already named so

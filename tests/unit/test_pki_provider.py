@@ -89,14 +89,52 @@ def test_ca_key_is_stored_only_encrypted_and_opens_with_its_passphrase():
         crypto.load_private_key(outs["private_key_pem"], "not-the-passphrase")
 
 
+def assert_issued_at_the_real_clock(certificate, validity_days, before, after):
+    """Valid from the real clock (minus the skew allowance) for validity_days, whatever OCTAVIA_PKI_NOW says."""
+    skew = crypto.CLOCK_SKEW_ALLOWANCE
+    assert before - skew <= certificate.not_valid_before_utc <= after - skew
+    assert certificate.not_valid_before_utc + skew + datetime.timedelta(days=validity_days) == certificate.not_valid_after_utc
+    assert crypto.invalid_now(certificate, after) is None
+
+
 def test_ca_carries_its_expiry_and_subject(monkeypatch):
-    monkeypatch.setenv(CLOCK_ENV, "2030-01-01T00:00:00+00:00")
+    monkeypatch.setenv(CLOCK_ENV, "2030-01-01T00:00:00+00:00")  # a rehearsal moves decisions, not validity
+    before = crypto.real_now().replace(microsecond=0)
     outs = create_ca(validity_days=100)
     certificate = crypto.load_certificate(outs["certificate_pem"])
 
-    assert outs["not_after"] == "2030-04-11T00:00:00+00:00"
+    assert_issued_at_the_real_clock(certificate, 100, before, crypto.real_now())
+    assert outs["not_after"] == certificate.not_valid_after_utc.isoformat()
     assert certificate.subject.rfc4514_string() == "CN=Test CA,O=Example"
     assert outs["previous_certificate_pem"] is None and outs["previous_private_key_pem"] is None
+
+
+def test_a_client_certificate_issued_during_a_rehearsal_is_valid_now(monkeypatch):
+    """Issue 16: OCTAVIA_PKI_NOW=2028-11-01 used to store a client certificate not valid before 2028."""
+    monkeypatch.setenv(CLOCK_ENV, "2028-11-01")
+    before = crypto.real_now().replace(microsecond=0)
+    ca_outs = create_ca()
+    certificate = crypto.load_certificate(create_client(ca_outs)["certificate_pem"])
+
+    assert_issued_at_the_real_clock(certificate, CLIENT_INPUTS["validity_days"], before, crypto.real_now())
+    certificate.verify_directly_issued_by(crypto.load_certificate(ca_outs["certificate_pem"]))
+
+
+def subject_of(outs):
+    return crypto.load_certificate(outs["certificate_pem"]).subject.rfc4514_string()
+
+
+def test_ca_generations_are_told_apart_by_their_subjects():
+    provider = CertificateAuthorityProvider()
+    first = create_ca()
+    second = provider.update("id", first, {**CA_INPUTS, "generation": 2}).outs
+    third = provider.update("id", second, {**CA_INPUTS, "generation": 3.0}).outs  # the engine sends floats
+
+    assert subject_of(first) == "CN=Test CA,O=Example"  # generation 1: the configured subject, as before
+    assert subject_of(second) == "CN=Test CA G2,O=Example"
+    assert subject_of(third) == "CN=Test CA G3,O=Example"
+    assert second["subject"] == CA_INPUTS["subject"]  # the input stays as configured: no diff from the suffix
+    assert subject_of(create_ca(generation=2)) == "CN=Test CA G2,O=Example"  # a stack created at generation 2
 
 
 @pytest.mark.parametrize("import_passphrase", [None, "import-secret"])
@@ -215,20 +253,49 @@ def test_a_lower_generation_is_refused():
     assert reason.startswith("pki.client_ca.generation 3 -> 2: generations only go up") and "set 4" in reason
 
 
-@pytest.mark.parametrize("key,consequence", [
-    ("pki.client_ca", "running amphorae stop trusting the controllers at once"),
-    ("pki.server_ca", "the controllers stop trusting running amphorae at once"),
+@pytest.mark.parametrize("key,consequence,acknowledgement", [
+    ("pki.client_ca", "running amphorae stop trusting the controllers at once", {}),
+    ("pki.server_ca", "the controllers stop trusting running amphorae at once", {"rollover_without_overlap": True}),
 ])
 @pytest.mark.parametrize("keep_until", [None, (TODAY - datetime.timedelta(days=1)).isoformat()], ids=["unset", "past"])
-def test_a_rollover_without_a_current_keep_previous_until_warns_that_trust_breaks_at_once(key, consequence, keep_until, monkeypatch):
+def test_a_rollover_without_a_current_keep_previous_until_warns_that_trust_breaks_at_once(key, consequence, acknowledgement, keep_until, monkeypatch):
     monkeypatch.setenv(CLOCK_ENV, f"{TODAY.isoformat()}T12:00:00+00:00")
-    olds = {**CA_INPUTS, "config_key": key}
+    olds = {**CA_INPUTS, "config_key": key, **acknowledgement}
     reasons, [notice] = check(olds, {**olds, "generation": 2, "key_size": 384, "keep_previous_until": keep_until}, monkeypatch)
 
     assert reasons == []
     assert notice.startswith(f"{key}: rollover, generation 1 -> 2 (key_size 256 -> 384): a new CA key and certificate")
     assert "keep_previous_until is not set (or past)" in notice and consequence in notice
     assert f"set {key}.keep_previous_until" in notice
+    assert ("(acknowledged by pki.server_ca.rollover_without_overlap)" in notice) == bool(acknowledgement)
+
+
+@pytest.mark.parametrize("acknowledgement", [{}, {"rollover_without_overlap": False}], ids=["unset", "false"])
+def test_a_server_ca_rollover_without_overlap_needs_an_acknowledgement(acknowledgement, monkeypatch):
+    monkeypatch.setenv(CLOCK_ENV, f"{TODAY.isoformat()}T12:00:00+00:00")
+    olds = {**SERVER_CA, **acknowledgement}
+    reasons, warned = check(olds, {**olds, "generation": 2}, monkeypatch)
+
+    assert warned == [] and reasons == [
+        "pki.server_ca: rollover, generation 1 -> 2, without keep_previous_until: the controllers stop trusting running "
+        "amphorae at once (server_ca will hold only the new CA, which signed none of their certificates) until each "
+        "amphora is failed over. Either set pki.server_ca.keep_previous_until to the day every amphora will have been "
+        "failed over, or accept the outage with pki.server_ca.rollover_without_overlap: true (docs/pki.md, CA rollover)"
+    ]
+    # Either way out passes the check.
+    assert check(olds, {**olds, "generation": 2, "keep_previous_until": TODAY.isoformat()}, monkeypatch)[0] == []
+    assert check(olds, {**olds, "generation": 2, "rollover_without_overlap": True}, monkeypatch)[0] == []
+
+
+def test_a_client_ca_rollover_needs_no_acknowledgement_and_a_left_over_one_is_reported(monkeypatch):
+    assert check(CLIENT_CA, {**CLIENT_CA, "generation": 2}, monkeypatch)[0] == []
+
+    acknowledged = {**SERVER_CA, "generation": 2, "rollover_without_overlap": True}
+    reasons, [warning] = check(acknowledged, acknowledged, monkeypatch)
+    assert reasons == [] and warning == (
+        "pki.server_ca.rollover_without_overlap is true but no rollover is under way (generation 2): remove it, so "
+        "that the next rollover without keep_previous_until asks again"
+    )
 
 
 @pytest.mark.parametrize("key,kept", [
@@ -257,7 +324,7 @@ def test_another_imported_certificate_is_a_rollover_too(two_imported_cas, monkey
     assert len(reasons) == 1
     assert reasons[0].startswith("pki.server_ca: another imported certificate in existing.certificate_pem is a CA rollover")
 
-    reasons, [notice] = check(olds, {**olds, **second, "generation": 2}, monkeypatch)
+    reasons, [notice] = check(olds, {**olds, **second, "generation": 2, "rollover_without_overlap": True}, monkeypatch)
     assert reasons == [] and "rollover, generation 1 -> 2" in notice and "the newly imported CA replaces" in notice
 
     # Importing in place of a generated CA is one as well.
@@ -280,7 +347,7 @@ def test_an_imported_ca_deployed_before_it_had_a_generation_is_unchanged_and_can
         assert ca_rollover_refusal(olds, news) is None and ca_rollover_notice(olds, news, TODAY) is None
         assert CertificateAuthorityProvider().diff("id", olds, news).changes is False
 
-    changed = {**olds, **second, "config_key": "pki.server_ca"}
+    changed = {**olds, **second, "config_key": "pki.server_ca", "rollover_without_overlap": True}
     assert "generation is still 1" in ca_rollover_refusal(olds, {**changed, "generation": 1})
     assert ca_rollover_refusal(olds, {**changed, "generation": 2}) is None
     assert "generation 1 -> 2" in ca_rollover_notice(olds, {**changed, "generation": 2}, TODAY)
@@ -316,21 +383,25 @@ def test_a_leaf_signed_with_the_server_ca_key_verifies_against_the_server_ca():
 
 @pytest.fixture
 def client_at_2030(monkeypatch):
-    """A client certificate issued 2030-01-01, valid 730 days, renewed 30 days before expiry."""
+    """A client certificate issued while rehearsing 2030-01-01: issued now all the same, valid 730
+    days, renewed 30 days before expiry. The clock is back to real afterwards."""
     monkeypatch.setenv(CLOCK_ENV, "2030-01-01T00:00:00+00:00")
     ca_outs = create_ca()
-    return ca_outs, create_client(ca_outs)
+    issued = ca_outs, create_client(ca_outs)
+    monkeypatch.delenv(CLOCK_ENV)
+    return issued
 
 
-@pytest.mark.parametrize("clock,renews", [
-    ("2030-06-01T00:00:00+00:00", False),
-    ("2031-12-01T23:59:59+00:00", False),  # not_after 2032-01-01 minus 30 days = 2031-12-02
-    ("2031-12-02T00:00:00+00:00", True),
-    ("2032-06-01T00:00:00+00:00", True),   # already expired
+@pytest.mark.parametrize("before_expiry,renews", [
+    (datetime.timedelta(days=365), False),
+    (datetime.timedelta(days=30, seconds=1), False),  # renew_before_days 30
+    (datetime.timedelta(days=30), True),
+    (-datetime.timedelta(days=150), True),  # already expired
 ])
-def test_client_certificate_is_replaced_once_the_clock_enters_the_renewal_window(client_at_2030, monkeypatch, clock, renews):
+def test_client_certificate_is_replaced_once_the_clock_enters_the_renewal_window(client_at_2030, monkeypatch, before_expiry, renews):
     ca_outs, outs = client_at_2030
-    monkeypatch.setenv(CLOCK_ENV, clock)
+    clock = datetime.datetime.fromisoformat(outs["not_after"]) - before_expiry
+    monkeypatch.setenv(CLOCK_ENV, clock.isoformat())
     result = ClientCertificateProvider().diff("id", outs, client_inputs(ca_outs))
     assert (result.changes, result.replaces) == ((True, ["not_after"]) if renews else (False, []))
 

@@ -49,7 +49,13 @@ def test_empty_section_gives_documented_defaults():
     assert settings.server_ca.existing is None and settings.heartbeat_key is None
 
 
-def test_full_section_from_yaml_is_read_into_settings():
+@pytest.fixture
+def before_mid_2027(monkeypatch):
+    """The PKI clock at 2027-03-01, so keep_previous_until 2027-06-30 lies ahead."""
+    monkeypatch.setenv(crypto.CLOCK_ENV, "2027-03-01")
+
+
+def test_full_section_from_yaml_is_read_into_settings(before_mid_2027):
     settings = parse_pki_settings(yaml.safe_load("""
         server_ca:
           key_type: ec
@@ -77,9 +83,46 @@ def test_full_section_from_yaml_is_read_into_settings():
 
 
 @pytest.mark.parametrize("value", ["2027-06-30", "2027-06-30T00:00:00Z", datetime.date(2027, 6, 30)])
-def test_keep_previous_until_accepts_dates_as_config_delivers_them(value):
+def test_keep_previous_until_accepts_dates_as_config_delivers_them(value, before_mid_2027):
     settings = parse_pki_settings({"client_ca": {"keep_previous_until": value}})
     assert settings.client_ca.keep_previous_until == datetime.date(2027, 6, 30)
+
+
+@pytest.mark.parametrize("ca,what", [
+    ("server_ca", "drops the previous CA from server_ca"),
+    ("client_ca", "drops the previous CA from client_ca and reissues client_cert from the new client CA"),
+])
+def test_a_past_keep_previous_until_is_refused_saying_to_remove_it(ca, what, monkeypatch):
+    monkeypatch.setenv(crypto.CLOCK_ENV, "2027-07-01")
+    assert parse_pki_settings({ca: {"keep_previous_until": "2027-07-01"}})  # the last day still counts
+    with pytest.raises(ConfigError) as error:
+        parse_pki_settings({ca: {"keep_previous_until": "2027-06-30"}})
+    assert str(error.value) == (
+        f"config pki.{ca}.keep_previous_until='2027-06-30': is past (today is 2027-07-01): the rollover overlap is "
+        f"over; remove the key pki.{ca}.keep_previous_until from the stack file, and the next up {what} "
+        "(docs/pki.md, CA rollover)"
+    )
+
+
+def test_without_a_moved_clock_past_means_before_the_real_today(monkeypatch):
+    monkeypatch.delenv(crypto.CLOCK_ENV, raising=False)
+    yesterday = datetime.datetime.now(datetime.timezone.utc).date() - datetime.timedelta(days=1)
+    with pytest.raises(ConfigError, match=r"is past \(today is "):
+        parse_pki_settings({"server_ca": {"keep_previous_until": yesterday.isoformat()}})
+
+
+def test_a_server_ca_rollover_without_overlap_is_acknowledged_in_config():
+    assert parse_pki_settings(None).server_ca.rollover_without_overlap is False
+    assert parse_pki_settings({"server_ca": {"rollover_without_overlap": True}}).server_ca.rollover_without_overlap is True
+    assert parse_pki_settings(None).client_ca.rollover_without_overlap is False
+
+
+def test_a_generated_cas_common_name_leaves_room_for_its_generation_suffix():
+    assert parse_pki_settings({"server_ca": {"generation": 9, "subject": {"common_name": "x" * 61}}})
+    with pytest.raises(ConfigError) as error:
+        parse_pki_settings({"server_ca": {"generation": 10, "subject": {"common_name": "x" * 61}}})
+    assert error.value.key == "pki.server_ca.subject.common_name"
+    assert "generation suffix" in error.value.valid and error.value.valid.endswith("x G10')")
 
 
 BAD_VALUES = [
@@ -104,6 +147,8 @@ BAD_VALUES = [
     ({"server_ca": {"validity_days": 365}}, "pki.server_ca.expiry_warning_days"),
     ({"client_ca": {"generation": 0}}, "pki.client_ca.generation"),
     ({"client_ca": {"keep_previous_until": "next spring"}}, "pki.client_ca.keep_previous_until"),
+    ({"server_ca": {"rollover_without_overlap": "yes"}}, "pki.server_ca.rollover_without_overlap"),
+    ({"client_ca": {"rollover_without_overlap": True}}, "pki.client_ca.rollover_without_overlap"),  # server CA only
     ({"server_ca": {"subject": {"common_name": ""}}}, "pki.server_ca.subject.common_name"),
     ({"server_ca": {"subject": {"common_name": "x" * 65}}}, "pki.server_ca.subject.common_name"),
     ({"server_ca": {"subject": {"country": "Germany"}}}, "pki.server_ca.subject.country"),
