@@ -6,6 +6,12 @@
 // reports the provider packages a program needs from the pulumi-plugin.json files its
 // virtualenv holds, and runs Python plugins such as policy packs. Everything Python-specific
 // (finding the virtualenv, listing packages) is the SDK's own toolchain package.
+//
+// When the engine cancels a run (a resource failed, the operator pressed Ctrl-C) the program is
+// stopped without a Python traceback, and its errors that only echo the cancellation are not
+// passed on (engine_proxy.go): the operator's last lines are the engine's account of what
+// failed. The language host stops when the engine does, or goes away, and its programs and
+// plugins with it (process_linux.go).
 package main
 
 import (
@@ -21,6 +27,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/version"
@@ -34,6 +42,16 @@ import (
 
 // The executor exits with this code after it has already shown the user an actionable message.
 const execShowedUserMessage = 32
+
+const (
+	// How long a program has to exit after SIGTERM before it is killed.
+	programStopGrace = 2 * time.Second
+	// How long the language host may take to stop once told to (or once the engine is gone); the
+	// engine kills its plugins' process groups 5 s after its SIGINT.
+	shutdownDeadline = 4 * time.Second
+	// How often the language host checks that the engine that started it still runs.
+	parentPollInterval = 250 * time.Millisecond
+)
 
 func main() {
 	showVersion := flag.Bool("version", false, "print the version and exit")
@@ -51,28 +69,37 @@ func main() {
 	if flag.NArg() > 0 {
 		host.engineAddress = flag.Arg(0)
 	}
-	// The engine stops plugins with SIGINT, and kills them 5 s later. Handle it explicitly: a
-	// process started in the background by a non-interactive shell (CI jobs, nohup) inherits
-	// SIGINT as ignored, and every program run then waited those 5 s.
-	interrupted, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	// The engine stops plugins with SIGINT to their process group, and kills the group 5 s later.
+	// Handle it explicitly: a process started in the background by a non-interactive shell (CI
+	// jobs, nohup) inherits SIGINT as ignored, and every program run then waited those 5 s.
+	interrupted, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+	// The engine does not always stop its plugins: a killed pulumi cannot, and a preview whose
+	// config fails the engine's own type check exits without doing so. Stop when it is gone.
+	shutdown, engineGone := context.WithCancel(interrupted)
+	go watchParent(shutdown, engineGone)
 	serverCancel := make(chan bool)
 	go func() {
-		<-interrupted.Done()
-		close(serverCancel)
+		<-shutdown.Done()
+		close(serverCancel) // graceful: a running program is stopped first (see Run)
+		// Never outstay the engine's patience; the kernel kills the children we leave (Pdeathsig).
+		time.AfterFunc(shutdownDeadline, func() { os.Exit(1) })
 	}()
-	host.cancelCtx, host.cancel = context.WithCancel(interrupted)
+	host.shutdownCtx = shutdown
+	host.cancelCtx, host.cancel = context.WithCancel(shutdown)
 
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Cancel: serverCancel,
 		Init: func(srv *grpc.Server) error {
 			pulumirpc.RegisterLanguageRuntimeServer(srv, host)
+			pulumirpc.RegisterEngineServer(srv, &engineProxy{host: host})
 			return nil
 		},
 	})
 	if err != nil {
 		fail(err)
 	}
+	host.port = handle.Port
 	fmt.Printf("%d\n", handle.Port)
 	if err := <-handle.Done; err != nil {
 		fail(err)
@@ -89,7 +116,9 @@ type languageHost struct {
 
 	exec          string
 	engineAddress string
-	cancelCtx     context.Context
+	port          int             // where this language host serves, the engine proxy included
+	shutdownCtx   context.Context // ends when the language host stops
+	cancelCtx     context.Context // ends on the engine's Cancel too: programs stop, plugins do not
 	cancel        context.CancelFunc
 }
 
@@ -214,9 +243,13 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 		return nil, err
 	}
 	args := []string{h.exec}
+	engine := ""
+	if h.engineAddress != "" {
+		engine = fmt.Sprintf("127.0.0.1:%d", h.port) // engineProxy
+	}
 	for _, flagValue := range [][2]string{
 		{"monitor", req.MonitorAddress},
-		{"engine", h.engineAddress},
+		{"engine", engine},
 		{"project", req.Project},
 		{"root_directory", req.Info.RootDirectory},
 		{"stack", req.Stack},
@@ -241,6 +274,8 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 		return nil, err
 	}
 
+	// The run ends early when the engine cancels it (a resource failed, or the operator pressed
+	// Ctrl-C), ends the Run call, stops this language host or goes away.
 	runCtx, stop := context.WithCancel(h.cancelCtx)
 	defer stop()
 	context.AfterFunc(ctx, stop)
@@ -248,15 +283,25 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	if err != nil {
 		return nil, err
 	}
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	// The program runs in a process group of its own, so the engine's SIGINT to the language
+	// host's group does not reach it: Python turns SIGINT into KeyboardInterrupt tracebacks printed
+	// below the error that caused the cancellation. The language host stops it with SIGTERM, which
+	// ends a Python process without a word, and the kernel kills it if the language host dies.
+	ownProcessGroup(cmd)
+	cmd.Cancel = func() error { return terminateGroup(cmd.Process) }
+	cmd.WaitDelay = programStopGrace
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	cmd.Env = append(environ(cmd), "PULUMI_CONFIG="+string(config), "PULUMI_CONFIG_SECRET_KEYS="+string(secretKeys))
 
-	err = cmd.Run()
+	err = runChild(cmd)
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:
 		return &pulumirpc.RunResponse{}, nil
+	case runCtx.Err() != nil:
+		// Stopped on cancellation: the engine reports why (the failing resource's error, the
+		// cancellation); the program has nothing to add.
+		return &pulumirpc.RunResponse{Bail: true}, nil
 	case errors.As(err, &exitErr) && exitErr.ExitCode() == execShowedUserMessage:
 		return &pulumirpc.RunResponse{Bail: true}, nil
 	case errors.As(err, &exitErr):
@@ -273,10 +318,18 @@ func (h *languageHost) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumir
 		return err
 	}
 	mainPy := filepath.Join(req.Info.ProgramDirectory, "__main__.py")
-	cmd, err := tc.Command(server.Context(), append([]string{"-u", mainPy}, req.Args...)...)
+	pluginCtx, stop := context.WithCancel(h.shutdownCtx)
+	defer stop()
+	context.AfterFunc(server.Context(), stop)
+	cmd, err := tc.Command(pluginCtx, append([]string{"-u", mainPy}, req.Args...)...)
 	if err != nil {
 		return err
 	}
+	// A plugin stays in the language host's process group, where the engine's SIGINT reaches it,
+	// and dies with the language host.
+	dieWithParent(cmd)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = programStopGrace
 	cmd.Dir = req.Pwd
 	cmd.Env = append(environ(cmd), req.Env...)
 	cmd.Stdout = pluginOutput(server, func(b []byte) *pulumirpc.RunPluginResponse {
@@ -286,7 +339,7 @@ func (h *languageHost) RunPlugin(req *pulumirpc.RunPluginRequest, server pulumir
 		return &pulumirpc.RunPluginResponse{Output: &pulumirpc.RunPluginResponse_Stderr{Stderr: b}}
 	})
 	code := int32(0)
-	if err := cmd.Run(); err != nil {
+	if err := runChild(cmd); err != nil {
 		var exitErr *exec.ExitError
 		if !errors.As(err, &exitErr) {
 			return err
