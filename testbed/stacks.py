@@ -36,9 +36,14 @@ PKI_OUTPUTS = (
 PKI_PROGRAM = f"""\
 import pulumi
 from components.pki import OctaviaPki
+from config.errors import ConfigError
 from config.pki import parse_pki_settings
 
-pki = OctaviaPki("octavia-pki", parse_pki_settings(pulumi.Config().get_object("pki")))
+try:  # as __main__.py: a config error is one line
+    settings = parse_pki_settings(pulumi.Config().get_object("pki"))
+except ConfigError as err:
+    raise pulumi.RunError(str(err)) from None
+pki = OctaviaPki("octavia-pki", settings)
 for name in {PKI_OUTPUTS!r}:
     pulumi.export(name, getattr(pki, name))
 """

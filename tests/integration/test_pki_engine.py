@@ -5,7 +5,11 @@ clock moved into the client certificate's renewal window makes preview show a re
 that certificate only and up perform it, a client CA rollover keeps the previous CA, and the
 exported state holds no private key or secret in plaintext. Another is refused a CA change made
 without a generation bump (one line at preview, nothing changed) and warned what the rollover
-means once generation is bumped. The PKI needs no OpenStack.
+means once generation is bumped; a server CA rollover without an overlap needs its acknowledgement,
+and a new generation says so in its subject. The PKI clock (issue 16): a rehearsal with
+OCTAVIA_PKI_NOW issues certificates valid now, a stored certificate that is not valid now stops
+every preview in one line naming the fix, and a past keep_previous_until is refused. The PKI needs
+no OpenStack.
 """
 
 import datetime
@@ -13,6 +17,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 
 import pytest
 from pulumi import automation as auto
@@ -94,7 +99,9 @@ def test_pki_lifecycle_on_the_engine(stack, tmp_path):
     renewed = outputs(stack.up())
     changed = {name for name in OUTPUTS if renewed[name] != issued[name]}
     assert changed == {"client_cert", "client_cert_expires_at"}
-    assert datetime.datetime.fromisoformat(renewed["client_cert_expires_at"]) > client_expiry
+    assert datetime.datetime.fromisoformat(renewed["client_cert_expires_at"]) > datetime.datetime.fromisoformat(issued["client_cert_expires_at"])
+    assert_valid_now(renewed["client_cert"], renewed["client_ca"])  # issued at the real clock, not the rehearsed one
+    del stack.workspace.env_vars[CLOCK_ENV]
     assert stack.up().summary.resource_changes == {"same": 7}
 
     # A client CA rollover keeps the previous client CA trusted, and signing, until the date.
@@ -162,20 +169,121 @@ def test_a_ca_change_needs_a_generation_bump_and_a_bump_says_rollover(stack):
     assert "pki.client_ca: subject.common_name 'Octavia controller client CA' -> 'Renamed client CA' is a CA rollover" \
         in preview_failure(stack)
 
-    # generation bumped: the preview shows the update of that CA only, and says what it means.
-    set_pki_config(stack, {"server_ca": {**FAST_KEYS, "key_size": 384, "generation": 2}, "client_ca": FAST_KEYS,
+    # generation bumped without keep_previous_until: the controllers would drop every running
+    # amphora at once, so the server CA rollover is refused until that is acknowledged.
+    bumped = {**FAST_KEYS, "key_size": 384, "generation": 2}
+    set_pki_config(stack, {"server_ca": bumped, "client_ca": FAST_KEYS, "client_cert": FAST_KEYS})
+    shown = preview_failure(stack)
+    [refusal] = {line.strip() for line in shown.splitlines() if line.strip().startswith("error:") and "problem" in line}
+    assert refusal == (
+        "error: pulumi-python:dynamic/pki:CertificateAuthority resource 'octavia-pki-server-ca' has a problem: "
+        "pki.server_ca: rollover, generation 1 -> 2, without keep_previous_until: the controllers stop trusting running "
+        "amphorae at once (server_ca will hold only the new CA, which signed none of their certificates) until each "
+        "amphora is failed over. Either set pki.server_ca.keep_previous_until to the day every amphora will have been "
+        "failed over, or accept the outage with pki.server_ca.rollover_without_overlap: true (docs/pki.md, CA rollover)"
+    )
+    assert pki_state(stack) == state
+
+    # Acknowledged: the preview shows the update of that CA only, and says what it breaks.
+    set_pki_config(stack, {"server_ca": {**bumped, "rollover_without_overlap": True}, "client_ca": FAST_KEYS,
                            "client_cert": FAST_KEYS})
     steps, shown = preview_steps(stack)
     assert steps == [(auto.OpType.UPDATE, "octavia-pki-server-ca")]
     assert "warning: pki.server_ca: rollover, generation 1 -> 2 (key_size 256 -> 384): a new CA key and certificate " \
         "replace the current one; keep_previous_until is not set (or past), so the controllers stop trusting running " \
-        "amphorae at once" in shown
+        "amphorae at once (server_ca will hold only the new CA, which signed none of their certificates) until each " \
+        "amphora is failed over (acknowledged by pki.server_ca.rollover_without_overlap)" in shown
 
-    # Done: the next preview is quiet again.
     rolled = outputs(stack.up())
     assert rolled["ca_certificate"] != deployed["ca_certificate"] and rolled["server_ca"] == rolled["ca_certificate"]
+    # The new generation says so in its subject; generation 1 kept the configured one.
+    assert subject(deployed["ca_certificate"]) == "CN=Octavia amphora server CA"
+    assert subject(rolled["ca_certificate"]) == "CN=Octavia amphora server CA G2"
+
+    # Left in place, the acknowledgement is reported; removed, the next preview is quiet again.
+    steps, shown = preview_steps(stack)
+    assert steps == [] and "pki.server_ca.rollover_without_overlap is true but no rollover is under way" in shown
+    set_pki_config(stack, {"server_ca": bumped, "client_ca": FAST_KEYS, "client_cert": FAST_KEYS})
     steps, shown = preview_steps(stack)
     assert steps == [] and "rollover" not in shown
+
+
+def subject(pem):
+    return crypto.load_certificate(pem).subject.rfc4514_string()
+
+
+def assert_valid_now(certificate_pem, ca_bundle_pem):
+    """openssl (the real clock) verifies the certificate against the bundle; notBefore is not in the future."""
+    certificate = crypto.load_certificate(certificate_pem)
+    assert certificate.not_valid_before_utc <= datetime.datetime.now(datetime.timezone.utc)
+    with tempfile.TemporaryDirectory() as directory:
+        bundle, leaf = os.path.join(directory, "ca.pem"), os.path.join(directory, "leaf.pem")
+        with open(bundle, "w") as file:
+            file.write(ca_bundle_pem)
+        with open(leaf, "w") as file:
+            file.write(crypto.certificate_pem(certificate))
+        verified = subprocess.run(["openssl", "verify", "-CAfile", bundle, leaf], capture_output=True, text=True)
+    assert verified.returncode == 0 and verified.stdout.strip().endswith(": OK"), verified.stdout + verified.stderr
+
+
+def test_a_rehearsal_of_a_future_date_issues_certificates_valid_now(stack):
+    """Issue 16: `OCTAVIA_PKI_NOW=2028-11-01 pulumi up` stored a client certificate not valid before 2028."""
+    set_clock(stack, datetime.datetime(2028, 11, 1, tzinfo=datetime.timezone.utc))
+    issued = outputs(stack.up())
+    assert_valid_now(issued["client_cert"], issued["client_ca"])
+    for ca in ("ca_certificate", "client_ca"):
+        assert_valid_now(issued[ca], issued[ca])  # self-signed: valid now as well
+
+    # Back at the real clock nothing is due and nothing is stopped.
+    del stack.workspace.env_vars[CLOCK_ENV]
+    steps, _ = preview_steps(stack)
+    assert steps == []
+
+
+def test_a_stored_certificate_not_valid_now_stops_every_preview_until_replaced(stack):
+    """A client certificate as the previous release stored it after a rehearsal: not valid before 2028."""
+    deployed = outputs(stack.up())
+    state = stack.export_stack()
+    [client] = [r for r in state.deployment["resources"] if r["urn"].endswith("::octavia-pki-client-cert")]
+    key = crypto.generate_private_key("ec", 256)
+    in_2028 = datetime.datetime(2028, 11, 1, tzinfo=datetime.timezone.utc)
+    future = crypto.build_client_certificate(
+        key, crypto.Subject("octavia-controller"), 730, crypto.load_certificate(deployed["client_ca"]), key, in_2028)
+    client["outputs"]["certificate_pem"] = crypto.certificate_pem(future)
+    stack.import_stack(state)
+
+    shown = preview_failure(stack)
+    # Under Diagnostics (the progress display shows it after the stack's name too)
+    [stopped] = {line.strip() for line in shown.splitlines() if line.strip().startswith("error: pki:")}
+    assert stopped == (
+        "error: pki: the client certificate (octavia-pki-client-cert) is not valid until 2028-10-31T23:00:00+00:00 "
+        f"(now {stopped.split('(now ')[1].split(')')[0]}): issue it again with `pulumi up --replace '{client['urn']}'`"
+    )
+    assert "Traceback" not in shown
+    with pytest.raises(auto.errors.CommandError):
+        stack.up()
+
+    # The fix the message names.
+    repaired = outputs(stack.up(replace=[client["urn"]]))
+    assert_valid_now(repaired["client_cert"], repaired["client_ca"])
+    steps, _ = preview_steps(stack)
+    assert steps == []
+
+
+def test_a_past_keep_previous_until_is_refused_at_preview(stack):
+    stack.up()
+    yesterday = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)).date()
+    set_pki_config(stack, {"server_ca": FAST_KEYS, "client_ca": {**FAST_KEYS, "keep_previous_until": yesterday.isoformat()},
+                           "client_cert": FAST_KEYS})
+    shown = preview_failure(stack)
+    [refused] = {line.strip() for line in shown.splitlines() if line.strip().startswith("error: config pki.")}
+    today = yesterday + datetime.timedelta(days=1)
+    assert refused == (
+        f"error: config pki.client_ca.keep_previous_until='{yesterday.isoformat()}': is past (today is {today.isoformat()}): "
+        "the rollover overlap is over; remove the key pki.client_ca.keep_previous_until from the stack file, and the next up "
+        "drops the previous CA from client_ca and reissues client_cert from the new client CA (docs/pki.md, CA rollover)"
+    )
+    assert "Traceback" not in shown
 
 
 def pulumi_cli(stack, *args):
