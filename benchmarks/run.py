@@ -139,8 +139,8 @@ def spec_for(config: dict, project_dir: Path) -> dict:
     named, net = names(settings), settings.network
     groups = {}
     for rule in rule_table(settings):
-        groups.setdefault(rule.group, []).append({"protocol": rule.protocol, "port": rule.port, "remote_ip_prefix": str(net.cidr),
-                                                  "description": f"{rule.key} from the management network"})
+        groups.setdefault(rule.group, []).append({"protocol": rule.protocol, "port": rule.port, "remote_ip_prefix": rule.source or str(net.cidr),
+                                                  "description": rule.description})
     current = settings.image.current
     return {
         "project": settings.service_project,

@@ -1,8 +1,10 @@
 """Security groups for amphorae and health managers, declared from a table of rules.
 
-Every rule is ingress from the management CIDR only (never 0.0.0.0/0 or ::/0), with the ethertype
-of the subnet. Resource names come from the group and the rule key, so adding or removing a row
-touches nothing else. Neutron's default egress rules on new groups are kept: amphorae send
+Every rule is ingress from the management CIDR, with the ethertype of the subnet; with
+mgmt_extra_sources each rule is repeated once per extra source (controllers on another routed
+segment). Never 0.0.0.0/0 or ::/0 unless allowed (config.sources, shared with the policy pack).
+Resource names come from the group, the rule key and, for an extra source, the source, so adding or
+removing a row or a source touches nothing else. Neutron's default egress rules on new groups are kept: amphorae send
 heartbeats and logs to the controllers, and controllers call the amphora agent, all as egress.
 """
 
@@ -34,10 +36,23 @@ class RuleSpec:
     group: str
     protocol: str
     port: Optional[int] = None
+    source: Optional[str] = None  # an extra source's CIDR; None: the management CIDR
+
+    @property
+    def description(self) -> str:
+        if self.source is None:
+            return f"{self.key} from the management network"
+        return f"{self.key.removesuffix(f'-from-{source_key(self.source)}')} from {self.source}"
+
+
+def source_key(cidr: str) -> str:
+    """A CIDR as part of a resource name: 10.20.0.0/16 -> 10.20.0.0-16, fd00:20::/64 -> fd00.20..-64."""
+    return cidr.replace(":", ".").replace("/", "-")
 
 
 def rule_table(settings: Settings) -> tuple[RuleSpec, ...]:
-    """The rules this configuration asks for; a row per (condition, rule)."""
+    """The rules this configuration asks for; a row per (condition, rule), then each enabled rule
+    again from every extra source (key <rule>-from-<source>)."""
     access = settings.access
     icmp = "icmp" if settings.network.ip_version == 4 else "ipv6-icmp"
     rows = (
@@ -48,7 +63,13 @@ def rule_table(settings: Settings) -> tuple[RuleSpec, ...]:
         # Log offload targets are the controllers, reached through their health-manager ports.
         *((access.log_offload, RuleSpec(key, HEALTH_MANAGER, "udp", port)) for key, port in LOG_OFFLOAD_PORTS.items()),
     )
-    return tuple(rule for enabled, rule in rows if enabled)
+    rules = tuple(rule for enabled, rule in rows if enabled)
+    extra = tuple(
+        RuleSpec(f"{rule.key}-from-{source_key(str(source))}", rule.group, rule.protocol, rule.port, str(source))
+        for source in settings.network.extra_sources
+        for rule in rules
+    )
+    return rules + extra
 
 
 @dataclass(frozen=True)
@@ -84,8 +105,8 @@ class SecurityGroups(pulumi.ComponentResource):
                 protocol=rule.protocol,
                 port_range_min=rule.port,
                 port_range_max=rule.port,
-                remote_ip_prefix=args.cidr,
-                description=f"{rule.key} from the management network",
+                remote_ip_prefix=rule.source or args.cidr,
+                description=rule.description,
                 opts=pulumi.ResourceOptions(parent=self),
             )
         self.amphora_id = groups[AMPHORA].id

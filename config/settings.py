@@ -26,6 +26,7 @@ from config.image_manifest import SUFFIX as MANIFEST_SUFFIX, file_sha256, read_m
 from config.netmath import IPAddress, IPNetwork, IpRange, default_pools, first_overlap
 from config.pki import parse_pki_settings
 from config.schema import ConfigKey, load_schema
+from config.sources import parse_allowed_open_prefixes, parse_extra_sources
 
 # Options that existed once and were removed (upstream, or here): asking for them is an error that
 # says so.
@@ -308,6 +309,8 @@ class NetworkSettings:
     host_routes: tuple[HostRoute, ...]
     network_id: Optional[str]  # set when adopting an existing network
     subnet_id: Optional[str]
+    # More sources every security-group rule admits besides cidr (config.sources checks them).
+    extra_sources: tuple[IPNetwork, ...] = ()
 
     @property
     def ip_version(self) -> int:
@@ -525,6 +528,10 @@ def _network(values: Mapping, read_subnet: Optional[SubnetReader]) -> NetworkSet
         host_routes=_host_routes(values, cidr),
         network_id=network_id,
         subnet_id=subnet_id,
+        extra_sources=parse_extra_sources(
+            "mgmt_extra_sources", values["mgmt_extra_sources"], cidr,
+            parse_allowed_open_prefixes("mgmt_allowed_open_prefixes", values["mgmt_allowed_open_prefixes"]),
+        ),
     )
 
 

@@ -10,11 +10,13 @@ Configurable bounds (pass `--policy-pack-config`; defaults in DEFAULTS):
         max_client_cert_validity_days, min_validity_days
     imported-ca-key-below-generated-minimum: min_rsa_bits, min_ec_bits
     production-stacks-protect-network-and-pki: production_stacks (fnmatch patterns of stack names)
+    mgmt-secgroup-rules-not-open-to-world: allowed_open_prefixes (0.0.0.0/0 and/or ::/0)
 
 The certificate bounds and their checks are components.pki_crypto's (BOUNDS, key_problem,
 validity_problem, imported_ca_findings), the same the stack's settings validation uses, so with the
 default bounds a value this pack would refuse is refused at preview before any resource exists.
-POLICIES are mandatory; ADVISORY_POLICIES only warn. policy/__main__.py runs both.
+The open-prefix rule is config.sources' (open_prefix_problem, DEFAULT_ALLOWED_OPEN_PREFIXES), the one
+the settings validation applies to mgmt_extra_sources. POLICIES are mandatory; ADVISORY_POLICIES only warn. policy/__main__.py runs both.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ _PROJECT = str(Path(__file__).resolve().parents[1])
 if _PROJECT not in sys.path:
     sys.path.append(_PROJECT)
 from components import pki_crypto  # noqa: E402
+from config import sources  # noqa: E402
 
 SECGROUP_RULE = "openstack:networking/secGroupRule:SecGroupRule"
 NETWORK = "openstack:networking/network:Network"
@@ -59,6 +62,8 @@ DEFAULTS: dict[str, Any] = {
     # min_validity_days: the project's one table, with the reasons for each bound.
     **pki_crypto.BOUNDS,
     "production_stacks": ["prod", "prod-*", "production", "production-*"],
+    # The /0 prefixes a rule may admit: none unless told (config.sources, shared with the settings).
+    "allowed_open_prefixes": list(sources.DEFAULT_ALLOWED_OPEN_PREFIXES),
 }
 
 
@@ -77,7 +82,7 @@ def stack_name(urn: str) -> str:
 # --- management security-group rules never open to the world ------------------------------------
 
 
-def open_rule_violations(props: Mapping[str, Any]) -> list[str]:
+def open_rule_violations(props: Mapping[str, Any], allowed_open: Iterable[str] = sources.DEFAULT_ALLOWED_OPEN_PREFIXES) -> list[str]:
     prefix = props.get("remoteIpPrefix")
     if not prefix:
         if props.get("remoteGroupId") or props.get("remoteAddressGroupId"):
@@ -85,18 +90,20 @@ def open_rule_violations(props: Mapping[str, Any]) -> list[str]:
         return ["has no remoteIpPrefix and no remote group: Neutron opens it to every address; "
                 "scope it to the management subnet (mgmt_subnet_cidr)"]
     try:
-        network = ipaddress.ip_network(str(prefix), strict=False)
+        ipaddress.ip_network(str(prefix), strict=False)
     except ValueError:
         return [f"remoteIpPrefix {prefix!r} is not a CIDR"]
-    if network.prefixlen == 0:
-        return [f"is open to {prefix} (the whole internet); scope it to the management subnet (mgmt_subnet_cidr)"]
+    problem = sources.open_prefix_problem(str(prefix), allowed_open)
+    if problem:
+        return [f"is open to {prefix}: {problem}; scope it to the management subnet (mgmt_subnet_cidr) or "
+                "mgmt_extra_sources"]
     return []
 
 
 def _validate_open_rule(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != SECGROUP_RULE:
         return
-    for message in open_rule_violations(args.props):
+    for message in open_rule_violations(args.props, _config(args)["allowed_open_prefixes"]):
         report_violation(f"security group rule {args.name} {message}", None)
 
 
@@ -105,6 +112,12 @@ mgmt_rules_not_open = ResourceValidationPolicy(
     description="Management security-group rules are never open to 0.0.0.0/0 or ::/0.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_validate_open_rule,
+    config_schema=PolicyConfigSchema(properties={
+        "allowed_open_prefixes": {
+            "type": "array", "items": {"type": "string", "enum": list(sources.OPEN_PREFIXES)},
+            "default": DEFAULTS["allowed_open_prefixes"],
+        },
+    }),
 )
 
 

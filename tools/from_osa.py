@@ -326,7 +326,9 @@ IGNORED: dict[str, str] = {
         "the stack creates its own security groups (lb-mgmt-sec-grp, lb-health-mgr-sec-grp, after name_prefix); the "
         "role's group stays until deleted"
     ),
-    "octavia_security_group_rule_cidr": "the stack scopes every rule to mgmt_subnet_cidr",
+    "octavia_security_group_rule_cidr": (
+        "the management subnet, which every rule admits (mgmt_subnet_cidr); another network becomes mgmt_extra_sources"
+    ),
     "octavia_security_group_additional_rules": "empty: nothing to carry over",
     "octavia_agent_port": f"the stack's amphora agent port is the same ({AMPHORA_AGENT_PORT})",
     "octavia_ssh_key_manage": _STACK_OWNS_KEYPAIR,
@@ -617,9 +619,7 @@ class _Converter:
         if why:
             return self.refuse(name, why)
         if name == "octavia_security_group_rule_cidr" and not _is_jinja(value):
-            cidr = self.result.config.get("mgmt_subnet_cidr", OSA_DEFAULT_CIDR)
-            if str(value).strip() != cidr:
-                return self.ignore(name, f"{IGNORED[name]} ({cidr}): rules are no longer limited to {value}")
+            return self._rule_cidr(name, value)
         if name in IGNORED or name in NOT_IN_ROLE:
             return self.ignore(name, IGNORED.get(name) or NOT_IN_ROLE[name])
         for prefixes, reason in PREFIX_REASONS:
@@ -634,6 +634,29 @@ class _Converter:
         if users:
             return self.ignore(name, f"not an os_octavia variable; its value reached {', '.join(users)}")
         self.ignore(name, "not an os_octavia variable (other roles' and deployment-wide settings)")
+
+    def _rule_cidr(self, name: str, value: Any) -> None:
+        """The role's one rule source: the management subnet (nothing to write), or another network,
+        which the stack admits besides the subnet (mgmt_extra_sources)."""
+        key = "mgmt_extra_sources"
+        try:
+            network = ipaddress.ip_network(str(value).strip(), strict=False)
+            subnet = ipaddress.ip_network(str(self.result.config.get("mgmt_subnet_cidr", OSA_DEFAULT_CIDR)), strict=False)
+        except ValueError:
+            return self.refuse(name, f"{key}: a network in CIDR form, e.g. 10.20.0.0/16")
+        if network == subnet:
+            return self.ignore(name, IGNORED[name])
+        if network.prefixlen == 0:
+            return self.refuse(
+                name, f"{key}: {network} admits every address (the role's default before it scoped rules to the "
+                "management subnet); the stack refuses it unless it is in mgmt_allowed_open_prefixes and in the policy "
+                "pack's allowed_open_prefixes: set those and mgmt_extra_sources by hand to keep it, or convert with "
+                f"--ignore {name} to admit the management subnet only",
+            )
+        if network.version != subnet.version or network.subnet_of(subnet):
+            return self.refuse(name, f"{key}: an IPv{subnet.version} network outside mgmt_subnet_cidr {subnet}")
+        # The role admits only this network; the stack admits it and the management subnet.
+        self.write(name, (key,), [str(network)])
 
     def _literal(self, name: str) -> Any:
         if name not in self.variables:
@@ -769,8 +792,9 @@ def _additional_rules(value: Any) -> Optional[str]:
     if value in ([], None):
         return None
     return (
-        "the stack's security groups are built from its own rule table, with no extra rules: add them outside the "
-        "stack, then convert with --ignore octavia_security_group_additional_rules"
+        "the stack's security groups are built from its own rule table: another source for its rules is "
+        "mgmt_extra_sources; add other rules outside the stack, then convert with --ignore "
+        "octavia_security_group_additional_rules"
     )
 
 

@@ -89,7 +89,8 @@ def test_every_role_variable_is_mapped_or_ignored_for_a_reason(name):
     """No role variable falls through to "not a variable of os_octavia"."""
     if name in from_osa.RULES or name in IMAGE_VARIABLES:
         return
-    value = {"octavia_security_group_additional_rules": [], "octavia_agent_port": 9443}.get(name, "x")
+    value = {"octavia_security_group_additional_rules": [], "octavia_agent_port": 9443,
+             "octavia_security_group_rule_cidr": from_osa.OSA_DEFAULT_CIDR}.get(name, "x")
     converter = from_osa._Converter({name: from_osa._Value(value, "user_variables.yml")}, Options())
     converter.ignored(name)
     reason = converter.result.ignored[name]
@@ -164,7 +165,8 @@ def test_vlan_lists_what_it_mapped_and_ignored(vlan):
     ignored = vlan.ignored
     assert ignored["lbaas_vlan"] == "not an os_octavia variable; its value reached octavia_provider_segmentation_id"
     assert ignored["neutron_plugin_type"].startswith("not an os_octavia variable")
-    assert ignored["octavia_security_group_rule_cidr"] == "the stack scopes every rule to mgmt_subnet_cidr"
+    assert ignored["octavia_security_group_rule_cidr"] == IGNORED["octavia_security_group_rule_cidr"]  # a Jinja default
+    assert "mgmt_extra_sources" not in vlan.config
     assert "octavia_sec_grp" not in render(vlan)  # the role's group name is not carried over
     assert ignored["octavia_ssh_key_name"].startswith("the stack creates the amphora keypair")
     assert ignored["octavia_ip_tables_fw"].startswith("the controllers' host firewall")
@@ -230,7 +232,10 @@ def test_flat_single_key_by_key(flat):
         "octavia-infra:loadbalancer_topology": "SINGLE",
         "octavia-infra:enable_anti_affinity": False,
         "octavia-infra:amp_images": [{"version": "<image version>", "source": "<amphora image file or http(s) URL>"}],
+        # octavia_security_group_rule_cidr: the controllers' segment, admitted besides the management subnet
+        "octavia-infra:mgmt_extra_sources": ["10.60.0.0/24"],
     }
+    assert flat.mapped["octavia_security_group_rule_cidr"] == ("mgmt_extra_sources",)
 
 
 def test_flat_placeholders_are_marked_and_refused_by_the_stack(flat):
@@ -352,9 +357,14 @@ def test_unmappable_values_are_refused_one_line_each():
         "plain value of health_manager_port by hand",
         "octavia_security_group_additional_rules=[{'protocol': 'tcp', 'port_range_min': 8443, 'port_range_max': 8443, "
         "'remote_ip_prefix': '10.0.0.0/8'}] (user_variables.yml): the stack's security groups are built from its own "
-        "rule table, with no extra rules: add them outside the stack, then convert with --ignore "
-        "octavia_security_group_additional_rules",
+        "rule table: another source for its rules is mgmt_extra_sources; add other rules outside the stack, then "
+        "convert with --ignore octavia_security_group_additional_rules",
         "octavia_agent_port=9444 (user_variables.yml): the stack's amphora security group opens the agent on 9443 only",
+        "octavia_security_group_rule_cidr='0.0.0.0/0' (user_variables.yml): mgmt_extra_sources: 0.0.0.0/0 admits every "
+        "address (the role's default before it scoped rules to the management subnet); the stack refuses it unless it "
+        "is in mgmt_allowed_open_prefixes and in the policy pack's allowed_open_prefixes: set those and "
+        "mgmt_extra_sources by hand to keep it, or convert with --ignore octavia_security_group_rule_cidr to admit the "
+        "management subnet only",
         "octavia_artefact_url='{{ artefact_mirror }}/amphora-x64-haproxy.qcow2' (user_variables.yml): a Jinja "
         "expression, not a value; amp_images needs the image's literal URL or file and has no safe default: write the "
         "value itself",
@@ -372,6 +382,34 @@ def test_ignore_option_drops_a_refused_variable(tmp_path):
         "dropped on request (--ignore): amp_flavor_disk_gb: 0 means"
     )
     assert "amp_flavor_disk_gb" not in conversion.config
+
+
+@pytest.mark.parametrize("rule_cidr, written", [
+    ("172.29.232.0/22", None),  # the management subnet: every rule admits it already
+    ("10.20.0.0/16", ["10.20.0.0/16"]),
+    ("10.20.0.1/16", ["10.20.0.0/16"]),  # Neutron keeps the network of a prefix with host bits
+])
+def test_rule_cidr_becomes_an_extra_source_unless_it_is_the_management_subnet(tmp_path, rule_cidr, written):
+    path = tmp_path / "user_variables.yml"
+    path.write_text(f"octavia_security_group_rule_cidr: {rule_cidr}\n")
+    conversion = convert([path])
+    assert conversion.config.get("mgmt_extra_sources") == written
+    if written is None:
+        assert conversion.ignored["octavia_security_group_rule_cidr"] == IGNORED["octavia_security_group_rule_cidr"]
+
+
+@pytest.mark.parametrize("rule_cidr, why", [
+    ("::/0", "mgmt_extra_sources: ::/0 admits every address"),
+    ("fd00:20::/64", "mgmt_extra_sources: an IPv4 network outside mgmt_subnet_cidr 172.29.232.0/22"),
+    ("172.29.232.0/24", "mgmt_extra_sources: an IPv4 network outside mgmt_subnet_cidr 172.29.232.0/22"),
+    ("lbaas", "mgmt_extra_sources: a network in CIDR form"),
+])
+def test_rule_cidr_the_stack_would_refuse_is_refused(tmp_path, rule_cidr, why):
+    path = tmp_path / "user_variables.yml"
+    path.write_text(f"octavia_security_group_rule_cidr: \"{rule_cidr}\"\n")
+    with pytest.raises(Refused) as refused:
+        convert([path])
+    assert len(refused.value.lines) == 1 and why in refused.value.lines[0], refused.value.lines
 
 
 def test_flat_network_with_a_segmentation_id_is_refused(tmp_path):
@@ -417,7 +455,7 @@ def test_command_completes_a_file_from_stack_init(tmp_path, capsys):
 def test_command_refuses_with_one_line_per_variable(capsys):
     assert from_osa.main([str(path) for path in UNMAPPABLE]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 9 and all(line.startswith("from_osa: refused: octavia_") for line in err)
+    assert len(err) == 10 and all(line.startswith("from_osa: refused: octavia_") for line in err)
 
 
 @pytest.mark.parametrize("value", ["bad_host=172.29.232.11", "infra1=172.29.232.300", "-infra1"])
