@@ -1,7 +1,8 @@
 """The stack's PKI against Octavia's own amphora TLS code (Octavia 19.0.0 of the devcloud virtualenv).
 
 A PKI-only stack on the real engine lives through a deployment, a client certificate renewal, a
-rollover of both CAs with keep_previous_until, and the first up after that date. At each step the
+rollover of both CAs with keep_previous_until, and the first up once the overlap is over (the date
+passed, keep_previous_until removed, as a past date is refused). At each step the
 outputs are written to files as a deployment tool would, with the project's octavia.conf rendering,
 and Octavia's code runs in subprocesses (tests/integration/octavia_tls_probe.py):
 
@@ -12,8 +13,8 @@ and Octavia's code runs in subprocesses (tests/integration/octavia_tls_probe.py)
 - the controller's amphora driver, with [haproxy_amphora] client_cert and server_ca, calls
   get_info on it and checks that the server certificate names the amphora ID.
 
-The PKI's history lies in the past: a certificate issued at a moved clock starts at that moment,
-while every TLS stack checks validity against the real clock.
+The renewal is rehearsed with OCTAVIA_PKI_NOW in the renewal window: the clock moves the decision
+only, the certificate is issued at the real clock, which every TLS stack checks validity against.
 """
 
 import datetime
@@ -44,14 +45,13 @@ OUTPUTS = (
     "ca_certificate", "ca_private_key", "ca_private_key_passphrase", "server_ca", "client_ca",
     "client_cert", "server_certs_key_passphrase",
 )
-# The client certificate lives 730 days and renews 30 days before expiry: issued 715 days ago, it
-# is still valid and its renewal has been due for 15 days.
+# The client certificate lives 730 days and renews 30 days before expiry: 715 days on, its renewal
+# has been due for 15 days. Certificates are issued at the real clock whatever the rehearsed one.
 NOW = datetime.datetime.now(datetime.timezone.utc)
-DEPLOYED_AT = NOW - datetime.timedelta(days=715)
-RENEWED_AT = NOW - datetime.timedelta(days=10)
-ROLLED_OVER_AT = NOW - datetime.timedelta(days=5)
-KEEP_PREVIOUS_UNTIL = (NOW - datetime.timedelta(days=3)).date()  # the last up runs at the real clock, after it
+RENEWAL_REHEARSED_AT = NOW + datetime.timedelta(days=715)
+KEEP_PREVIOUS_UNTIL = (NOW + datetime.timedelta(days=3)).date()
 ROLLOVER = {**FAST_KEYS, "generation": 2, "keep_previous_until": KEEP_PREVIOUS_UNTIL.isoformat()}
+ROLLED_OVER = {**FAST_KEYS, "generation": 2}  # once the date has passed: keep_previous_until removed
 
 # The agent's /1.0/info reports the versions of these packages (dpkg-query on a Debian/Ubuntu
 # amphora); this host need not have them installed.
@@ -100,11 +100,12 @@ def pki(stack):
     """The stack's outputs after each up of the PKI's life, in order."""
     steady = {"server_ca": FAST_KEYS, "client_ca": FAST_KEYS, "client_cert": FAST_KEYS}
     rolling = {"server_ca": ROLLOVER, "client_ca": ROLLOVER, "client_cert": FAST_KEYS}
+    rolled = {"server_ca": ROLLED_OVER, "client_ca": ROLLED_OVER, "client_cert": FAST_KEYS}
     return {
-        "deployed": up_at(stack, DEPLOYED_AT, steady),
-        "renewed": up_at(stack, RENEWED_AT, steady),
-        "rolling_over": up_at(stack, ROLLED_OVER_AT, rolling),
-        "rolled_over": up_at(stack, None, rolling),
+        "deployed": up_at(stack, None, steady),
+        "renewed": up_at(stack, RENEWAL_REHEARSED_AT, steady),
+        "rolling_over": up_at(stack, None, rolling),
+        "rolled_over": up_at(stack, None, rolled),
     }
 
 
