@@ -85,10 +85,12 @@ class AmphoraImages(pulumi.ComponentResource):
             f"{name}-{version.version}",
             name=args.names.image(version.version),
             container_format="bare",
-            disk_format="qcow2",
+            disk_format=version.disk_format,
             visibility="private",
             tags=tags,
             properties=image_properties(args.image, version),
             **source_args(version),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+            # Another disk format is another image (Glance cannot change it once data is uploaded):
+            # said here too, so the preview shows a replacement whatever the provider's schema says.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on, replace_on_changes=["diskFormat"]),
         )

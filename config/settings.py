@@ -9,11 +9,14 @@ ConfigError naming the key, the bad value and what would be valid.
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 import json
 import math
 import os
 import re
+import shutil
+import subprocess
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional
 
@@ -47,6 +50,8 @@ AMPHORAE_PER_LOADBALANCER = {"SINGLE": 1, "ACTIVE_STANDBY": 2}
 SEGMENTATION_RANGES = {"flat": None, "vlan": (1, 4094), "vxlan": (1, 16777215), "geneve": (1, 16777215)}
 ANTI_AFFINITY_POLICIES = ("anti-affinity", "soft-anti-affinity")
 ARCHITECTURES = ("x86_64", "aarch64", "ppc64le", "s390x")
+# Glance disk formats an amphora image may have; the first is the default.
+DISK_FORMATS = ("qcow2", "raw")
 SSH_KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521")
 # Neutron DHCP ports also take pool addresses (dhcp_agents_per_network, 2 in HA deployments).
 DHCP_PORTS_PER_NETWORK = 2
@@ -145,7 +150,7 @@ RECORD_SHAPES = {
     "mgmt_reserved_ranges": (Shape(("start", "end")), Shape(("cidr",))),
     "mgmt_host_routes": (Shape(("destination", "nexthop")),),
     "health_managers": (Shape(("host",), ("ip", "interface")),),
-    "amp_images": (Shape(("version", "source")), Shape(("manifest",))),
+    "amp_images": (Shape(("version", "source"), ("disk_format",)), Shape(("manifest",))),
 }
 
 
@@ -362,6 +367,7 @@ class ImageVersion:
     version: str
     source: str
     sha256: Optional[str] = None  # from a build manifest: the current file must match it
+    disk_format: str = DISK_FORMATS[0]  # Glance's disk_format; a local current file must be of it
 
     @property
     def is_url(self) -> bool:
@@ -842,7 +848,9 @@ def _image(values: Mapping) -> ImageSettings:
     _check_unique(key, [v.version for v in versions], "versions")
     keep = _integer(values, "amp_image_keep_previous", 0, 10)
     kept = versions[-(keep + 1) :]
-    _check_source(f"{key}[{len(versions) - 1}]", kept[-1])
+    current_path, current_record = records[-1]
+    _check_source(current_path, kept[-1])
+    _check_disk_format(current_path, current_record, kept[-1])
     tag = _non_empty(values, "amp_image_tag")
     return ImageSettings(tag, architecture, kept, keep)
 
@@ -857,7 +865,10 @@ def _image_version(path: str, record: Mapping[str, str], architecture: str) -> I
         raise ConfigError(f"{path}.source", source, "a local file path or an http(s) URL")
     if source.endswith(MANIFEST_SUFFIX):
         raise ConfigError(f"{path}.source", source, "an image; a build manifest is written {manifest: PATH}")
-    return ImageVersion(version, source)
+    disk_format = record.get("disk_format", DISK_FORMATS[0]).strip()
+    if disk_format not in DISK_FORMATS:
+        raise ConfigError(f"{path}.disk_format", record["disk_format"], f"one of {', '.join(DISK_FORMATS)}")
+    return ImageVersion(version, source, disk_format=disk_format)
 
 
 def _manifest_version(key: str, path: str, architecture: str) -> ImageVersion:
@@ -871,7 +882,12 @@ def _manifest_version(key: str, path: str, architecture: str) -> ImageVersion:
             key, path, f"an image built for amp_image_architecture {architecture} (the manifest says "
             f"{manifest.architecture})"
         )
-    return ImageVersion(manifest.version, manifest.image_path, manifest.sha256)
+    # Manifests record their image's format (tools/amphora_image builds qcow2); older ones did not.
+    disk_format = manifest.fields.get("disk_format", DISK_FORMATS[0])
+    if disk_format not in DISK_FORMATS:
+        valid = ", ".join(DISK_FORMATS)
+        raise ConfigError(key, path, f"a manifest whose disk_format is one of {valid} (it says {disk_format!r})")
+    return ImageVersion(manifest.version, manifest.image_path, manifest.sha256, disk_format)
 
 
 def _check_source(path: str, current: ImageVersion) -> None:
@@ -884,6 +900,47 @@ def _check_source(path: str, current: ImageVersion) -> None:
         raise ConfigError(
             path, current.source, "the image file its build manifest describes: its sha256 differs (rebuilt or changed since)"
         )
+
+
+def _check_disk_format(path: str, record: Mapping[str, str], current: ImageVersion) -> None:
+    """A local current file must be of its disk_format: Glance refuses a mismatch mid-`up` (415).
+    URLs are not read here (Glance checks the stream); kept versions are in Glance already."""
+    if current.is_url:
+        return
+    key = f"{path}.manifest" if "manifest" in record else f"{path}.disk_format"
+    value = record["manifest"] if "manifest" in record else current.disk_format
+    actual = image_file_format(key, current.source)
+    if actual != current.disk_format:
+        said = f"the manifest's disk_format {current.disk_format}" if "manifest" in record else "disk_format"
+        fix = f"set disk_format: {actual}, or " if actual in DISK_FORMATS and "manifest" not in record else ""
+        raise ConfigError(
+            key, value, f"{said} must be the file's format, and {current.source} is {actual} (qemu-img info); "
+            f"{fix}convert the file: qemu-img convert -O {current.disk_format} FILE NEW_FILE"
+        )
+
+
+def image_file_format(key: str, path: str) -> str:
+    """The format qemu-img reads the file as (qcow2, raw, vmdk, ...); ConfigError naming key if it cannot."""
+    stat = os.stat(path)
+    return _file_format(key, os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _file_format(key: str, path: str, _mtime_ns: int, _size: int) -> str:
+    qemu_img = shutil.which("qemu-img")
+    if qemu_img is None:
+        raise ConfigError(
+            key, path, "qemu-img on PATH, to check the image file's format before upload "
+            "(apt-get install qemu-utils, or dnf install qemu-img)"
+        )
+    run = subprocess.run(
+        [qemu_img, "info", "--force-share", "--output=json", path], capture_output=True, text=True, check=False
+    )
+    try:
+        return str(json.loads(run.stdout)["format"])
+    except (ValueError, KeyError, TypeError):
+        message = (run.stderr or run.stdout).strip() or f"exit status {run.returncode}"
+        raise ConfigError(key, path, f"an image file qemu-img can read ({message})") from None
 
 
 def _capacity(values: Mapping) -> CapacitySettings:

@@ -18,6 +18,7 @@ import pytest
 
 from render.firewall import render_health_manager_firewalls
 from config.settings import parse_settings
+from testbed.stacks import make_test_image
 
 TOOLS = {"nft": "nftables", "iptables-restore": "iptables", "ip6tables-restore": "iptables", "ip": "iproute2"}
 HM_IP, AMP_IP, OUTSIDE_HM_IP, OUTSIDE_AMP_IP = "172.29.232.10", "172.29.232.60", "192.0.2.1", "192.0.2.7"
@@ -58,7 +59,7 @@ def netns():
 
 def rendered(tmp_path, **overrides):
     image = tmp_path / "amphora.qcow2"
-    image.write_bytes(b"QFI\xfb")
+    make_test_image(image, "1M")
     config = {
         "mgmt_subnet_cidr": "172.29.232.0/24",
         "mgmt_allocation_pools": [{"start": "172.29.232.50", "end": "172.29.232.250"}],

@@ -3,13 +3,14 @@
 import pytest
 
 from octavia_support import base_config
+from testbed.stacks import make_test_image
 
 
 @pytest.fixture
 def image(tmp_path):
-    """A file for amp_images: the settings model only checks that it exists."""
+    """A file for amp_images: a real (empty) qcow2, the format the settings model checks it against."""
     path = tmp_path / "amphora.qcow2"
-    path.write_bytes(b"QFI\xfb")
+    make_test_image(path, "1M")
     return str(path)
 
 

@@ -17,6 +17,7 @@ from config.errors import ConfigError
 from config.image_manifest import read_manifest
 from config.settings import parse_settings
 from octavia_support import base_config
+from testbed.stacks import make_test_image
 from tools.amphora_image import plan
 from tools.amphora_image.preflight import COMMON_TOOLS, GIB, Probe, preflight
 
@@ -236,9 +237,11 @@ def test_dry_run_prints_the_command_it_would_run(tmp_path):
 # --- manifests and the stack ----------------------------------------------------------------------
 
 
-def write_image(path: Path, data: bytes = b"QFI\xfb amphora") -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+def write_image(path: Path, data: bytes = b"amphora") -> Path:
+    """A real (empty) qcow2, as the stack checks the file's format, made distinct by data after it."""
+    make_test_image(path, "1M")
+    with path.open("ab") as handle:
+        handle.write(data)  # qemu-img still reads a qcow2: its header says where its clusters are
     return path
 
 
@@ -315,7 +318,7 @@ def bad_manifest_cases(tmp_path):
         "sha256-mismatch": ([manifest(changed)], "amp_images[0]", "its sha256 differs"),
         "architecture": ([manifest(arm)], "amp_images[0].manifest", "amp_image_architecture x86_64 (the manifest says aarch64)"),
         "manifest-as-source": ([{"version": "v9", "source": str(good)}], "amp_images[0].source", "written {manifest: PATH}"),
-        "version-and-manifest": ([{"version": "v9", "manifest": str(good)}], "amp_images[0]", "{version, source} or {manifest}"),
+        "version-and-manifest": ([{"version": "v9", "manifest": str(good)}], "amp_images[0]", "{version, source, disk_format (optional)} or {manifest}"),
         "duplicate-version": ([manifest(good), {"version": "g1", "source": str(tmp_path / "good.qcow2")}], "amp_images", "unique versions"),
     }
 

@@ -15,6 +15,7 @@ import pytest
 from config.errors import ConfigError
 from config.settings import parse_settings
 from octavia_support import SSH_PUBLIC_KEY, base_config
+from testbed.stacks import make_test_image
 
 # A well-formed key and the same key damaged in ways an operator's copy-paste produces.
 BROKEN_PEM = "-----BEGIN CERTIFICATE-----\nMIIB!!this is not base64!!\n-----END CERTIFICATE-----\n"
@@ -77,7 +78,7 @@ CATALOGUE = [
 @pytest.fixture
 def config(tmp_path):
     image = tmp_path / "amphora.qcow2"
-    image.write_bytes(b"QFI\xfb")
+    make_test_image(image, "1M")
     return base_config(str(image))
 
 

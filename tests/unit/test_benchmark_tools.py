@@ -16,6 +16,7 @@ from octavia_support import FAST_PKI, ROOT, SSH_PUBLIC_KEY, declare, engine_stri
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import run as bench  # noqa: E402
+from testbed.stacks import make_test_image  # noqa: E402
 
 PULUMI_UPDATE = """\
 Updating (b8c2b-p3r1):
@@ -88,7 +89,7 @@ def test_request_logs_count_only_what_was_logged_after_the_mark(tmp_path):
 @pytest.mark.parametrize("hosts", [1, 3])
 def test_the_spec_for_the_script_and_the_playbook_is_the_set_this_project_declares(tmp_path, hosts):
     image = tmp_path / "amphora.qcow2"
-    image.write_bytes(b"QFI\xfb")
+    make_test_image(image, "1M")
     config = bench.stack_config("b-", "phys-b", hosts, SSH_PUBLIC_KEY, str(image), [])
     spec = bench.spec_for(config, ROOT)
     typed = decode_config({key: engine_string(value) for key, value in {**config, "pki": FAST_PKI}.items()})

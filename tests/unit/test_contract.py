@@ -10,6 +10,7 @@ import pytest
 
 from render.outputs import OUTPUT_NAMES
 from octavia_support import FAST_PKI, RecordingMocks, Run
+from testbed.stacks import make_test_image
 
 MAIN = Path(__file__).resolve().parents[2] / "__main__.py"
 
@@ -43,7 +44,7 @@ def engine_config(image):
 @pytest.fixture
 def image(tmp_path):
     path = tmp_path / "amphora.qcow2"
-    path.write_bytes(b"QFI\xfb")
+    make_test_image(path, "1M")
     return str(path)
 
 

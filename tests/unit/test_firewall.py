@@ -6,12 +6,13 @@ from config.errors import ConfigError
 from render.firewall import render_health_manager_firewalls
 from config.settings import parse_settings
 from octavia_support import base_config
+from testbed.stacks import make_test_image
 
 
 @pytest.fixture
 def config(tmp_path):
     image = tmp_path / "amphora.qcow2"
-    image.write_bytes(b"QFI\xfb")
+    make_test_image(image, "1M")
     return base_config(str(image))  # hosts ctl1=172.29.232.11 and ctl2 on 172.29.232.0/24
 
 

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tools import from_osa
+from testbed.stacks import make_test_image
 from tools.from_osa import (
     HEALTH_MANAGER_PLACEHOLDER,
     IGNORED,
@@ -485,7 +486,7 @@ def test_the_stack_accepts_the_conversion_and_refuses_the_placeholders(tmp_path)
         parse_settings(config)
     assert refused.value.key == "amp_images[0].version"
     image = tmp_path / "amphora.qcow2"
-    image.write_bytes(b"QFI\xfb")
+    make_test_image(image, "1M")
     config["amp_images"] = [{"version": "2025.1", "source": str(image)}]
     assert parse_settings(config).topology.default == "SINGLE"
 

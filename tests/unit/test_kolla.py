@@ -21,6 +21,7 @@ from render.rendering import (
 )
 from config.settings import OCTAVIA_TENANT_QUOTA_NAMES
 from octavia_support import base_config, declare
+from testbed.stacks import make_test_image
 
 VALUES = with_cert_paths({
     "mgmt_network_id": "net-id", "amphora_secgroup_id": "sg-id", "amp_flavor_id": "flavor-id",
@@ -146,7 +147,7 @@ def test_tenant_quota_defaults_reach_kollas_octavia_conf_only_when_set():
 @pytest.fixture
 def run(tmp_path):
     image = tmp_path / "amphora.qcow2"
-    image.write_bytes(b"QFI\xfb")
+    make_test_image(image, "1M")
     return declare({**base_config(str(image)), "ssh_enabled": True})
 
 

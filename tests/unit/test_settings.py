@@ -10,6 +10,7 @@ from config.errors import ConfigError
 from config.schema import SCHEMA_PATH, load_schema
 from config.settings import REMOVED_KEYS, REPLACED_KEYS, decode_config, parse_settings
 from octavia_support import base_config, stack_config
+from testbed.stacks import make_test_image
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -413,7 +414,7 @@ def test_decode_config_types_values_by_schema():
 def test_stack_files_are_valid(env, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the local stack's image path is relative to the project directory
     (tmp_path / ".state").mkdir()
-    (tmp_path / ".state" / "amphora-test.qcow2").write_bytes(b"QFI\xfb")
+    make_test_image(tmp_path / ".state" / "amphora-test.qcow2", "1M")
     settings = parse(stack_config(env))
     assert settings.health_managers
 
