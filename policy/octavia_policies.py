@@ -222,6 +222,11 @@ def imported_ca_warnings(resource_type: str, props: Mapping[str, Any], bounds: M
     return list(imported.warnings) if imported is not None else []
 
 
+def _integer_options(*names: str) -> PolicyConfigSchema:
+    """Options of the shared bounds, defaulting to them."""
+    return PolicyConfigSchema(properties={name: {"type": "integer", "default": DEFAULTS[name]} for name in names})
+
+
 def _validate_certificate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     kind = "CA" if args.resource_type == CERTIFICATE_AUTHORITY else "client certificate"
     for message in certificate_violations(args.resource_type, args.props, _config(args)):
@@ -233,13 +238,8 @@ certificate_bounds = ResourceValidationPolicy(
     description="Certificate keys are strong enough and validities within bounds.",
     enforcement_level=EnforcementLevel.MANDATORY,
     validate=_validate_certificate,
-    config_schema=PolicyConfigSchema(properties={
-        "min_rsa_bits": {"type": "integer", "default": DEFAULTS["min_rsa_bits"]},
-        "min_ec_bits": {"type": "integer", "default": DEFAULTS["min_ec_bits"]},
-        "max_ca_validity_days": {"type": "integer", "default": DEFAULTS["max_ca_validity_days"]},
-        "max_client_cert_validity_days": {"type": "integer", "default": DEFAULTS["max_client_cert_validity_days"]},
-        "min_validity_days": {"type": "integer", "default": DEFAULTS["min_validity_days"]},
-    }),
+    config_schema=_integer_options("min_rsa_bits", "min_ec_bits", "max_ca_validity_days",
+                                   "max_client_cert_validity_days", "min_validity_days"),
 )
 
 
@@ -253,10 +253,7 @@ imported_ca_key_strength = ResourceValidationPolicy(
     description="An imported CA's key below the minimum of a generated CA is reported; replacing it is a rollover.",
     enforcement_level=EnforcementLevel.ADVISORY,
     validate=_validate_imported_ca,
-    config_schema=PolicyConfigSchema(properties={
-        "min_rsa_bits": {"type": "integer", "default": DEFAULTS["min_rsa_bits"]},
-        "min_ec_bits": {"type": "integer", "default": DEFAULTS["min_ec_bits"]},
-    }),
+    config_schema=_integer_options("min_rsa_bits", "min_ec_bits"),
 )
 
 

@@ -31,3 +31,15 @@ def module_stacks(tmp_path_factory, devcloud_env):
 
 def pytest_report_header(config):
     return f"engine: {ROOT / 'bin'} (state backends are per test, under pytest's tmp_path)"
+
+
+@pytest.fixture
+def glance(devcloud_env, monkeypatch):
+    """openstacksdk on the devcloud's admin cloud, for reading images back."""
+    import openstack
+
+    for key, value in devcloud_env.items():
+        monkeypatch.setenv(key, value)
+    conn = openstack.connect(cloud="devcloud")
+    yield conn
+    conn.close()

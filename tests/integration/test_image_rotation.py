@@ -11,7 +11,6 @@ owned by the service project, and exactly one carries the tag.
 
 import os
 
-import openstack
 import pytest
 
 from config.image_manifest import read_manifest
@@ -30,15 +29,6 @@ def builds(tmp_path):
         assert amphora_image(["manifest", "--from-existing", str(image), "--version", version]) == 0
         manifests[version] = str(image.with_name("amphora-x64-haproxy.manifest.json"))
     return manifests
-
-
-@pytest.fixture
-def glance(devcloud_env, monkeypatch):
-    for key, value in devcloud_env.items():
-        monkeypatch.setenv(key, value)
-    conn = openstack.connect(cloud="devcloud")
-    yield conn
-    conn.close()
 
 
 def images_of(glance, stack):

@@ -7,7 +7,6 @@ before any resource is declared (Glance would refuse it mid-`up`, 415)."""
 import subprocess
 from pathlib import Path
 
-import openstack
 import pytest
 from pulumi import automation as auto
 
@@ -16,15 +15,6 @@ from testbed.stacks import engine, make_test_image, write_config
 TAG = "octavia-amphora-image"
 RAW = ".state/amphora-raw.img"
 IMAGE_TYPE = "openstack:images/image:Image"
-
-
-@pytest.fixture
-def glance(devcloud_env, monkeypatch):
-    for key, value in devcloud_env.items():
-        monkeypatch.setenv(key, value)
-    conn = openstack.connect(cloud="devcloud")
-    yield conn
-    conn.close()
 
 
 def image_ops(events):
