@@ -442,3 +442,9 @@ def test_configuration_docs_list_every_key_with_its_type_and_default():
         kind = f"array<{spec.item_type}>" if spec.type == "array" else spec.type
         default = "required" if spec.default is None else "see below" if spec.name == "pki" else f"`{json.dumps(spec.default)}`"
         assert f"| `{spec.name}` | {kind} | {default} |" in docs, spec.name
+
+
+def test_test_file_names_are_unique_across_directories():
+    """pytest imports test files by basename: a name used twice stops the whole run at collection."""
+    names = [path.name for path in (ROOT / "tests").rglob("test_*.py")]
+    assert len(names) == len(set(names)), sorted({name for name in names if names.count(name) > 1})
