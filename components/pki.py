@@ -105,7 +105,8 @@ def _ca_fixes(ca: CaSettings, config_key: str) -> dict[str, Any]:
                                     "(docs/pki.md, CA rollover)")
     else:
         current = lambda urn, why: (
-            f"issue it again with `pulumi up --replace '{urn}'` (nothing can have trusted it yet)" if "not valid until" in why
+            f"issue it again with `pulumi up --replace '{urn}'` (nothing can have trusted it yet; a protected CA needs "
+            f"`pulumi state unprotect '{urn}'` first)" if "not valid until" in why
             else f"roll it over: {next_generation} (docs/pki.md, CA rollover)"
         )
     previous = lambda urn, why: (f"remove {config_key}.keep_previous_until, and the next up drops the previous CA "

@@ -299,7 +299,8 @@ STORED_NOT_VALID = [
      r"issue it again with `pulumi up --replace 'urn:pulumi:stack::project::octavia-infra:pki:OctaviaPki\$pulumi-python:dynamic/pki:ClientCertificate::octavia-pki-client-cert'`$"),
     ("octavia-pki-server-ca", {},
      r"pki: the server CA \(octavia-pki-server-ca\) is not valid until 2028-10-31T23:00:00\+00:00 \(now .*\): issue it again with "
-     r"`pulumi up --replace '.*::octavia-pki-server-ca'` \(nothing can have trusted it yet\)$"),
+     r"`pulumi up --replace '.*::octavia-pki-server-ca'` \(nothing can have trusted it yet; a protected CA needs "
+     r"`pulumi state unprotect '.*::octavia-pki-server-ca'` first\)$"),
     ("octavia-pki-client-ca", {"client_ca": {**FAST_KEYS, "keep_previous_until": "2999-01-01"}},
      r"pki: the previous client CA, still in client_ca, \(octavia-pki-client-ca\) is not valid until 2028-10-31T23:00:00\+00:00 "
      r"\(now .*\): remove pki.client_ca.keep_previous_until, and the next up drops the previous CA from the trust bundle"),
