@@ -10,6 +10,8 @@
   resource's own error is among the last lines the operator reads, and no process of the run is
   left behind: not after a preview that the engine's own config type check stops either (the
   engine exits without stopping its plugins then, and language hosts used to stay, parent 1).
+- The OpenStack provider plugin (tools/engine/provider) is not left running either when pulumi is
+  killed while the provider is up.
 
 The programs are throwaway one-file projects, so what they test does not move with the stack's
 own validation. Processes of a run are found by a marker in their environment, which pulumi
@@ -187,6 +189,38 @@ def test_killed_pulumi_leaves_no_language_host(tmp_path):
     up = scratch.start("up", "--yes", "--skip-preview", run=run)
     try:
         scratch.wait_for_program(up)
+        up.kill()
+        up.wait(timeout=10)
+    finally:
+        up.kill()
+    assert left_after(run) == []
+
+
+# Asks the devcloud for the current project through the OpenStack provider, then keeps running:
+# the provider plugin is up while pulumi is killed.
+INVOKING_PROGRAM = """\
+import os
+import time
+
+import pulumi
+import pulumi_openstack as openstack
+
+pulumi.export("project", openstack.identity.get_auth_scope(name="current").project_id)
+open(os.environ["READY_FILE"], "w").close()
+time.sleep(300)
+"""
+
+
+def test_killed_pulumi_leaves_no_openstack_provider(tmp_path, devcloud_env):
+    """The provider plugin (tools/engine/provider) exits once the engine is gone, as the language
+    host does: a `kill -9` of pulumi used to leave it running, parent 1."""
+    scratch = Scratch(tmp_path, INVOKING_PROGRAM, env={**devcloud_env, "OS_CLOUD": "devcloud-service"})
+    run = uuid.uuid4().hex
+    up = scratch.start("up", "--yes", "--skip-preview", run=run)
+    try:
+        scratch.wait_for_program(up)
+        running = processes_of(run)
+        assert any("pulumi-resource-openstack" in process for process in running), running
         up.kill()
         up.wait(timeout=10)
     finally:

@@ -5,6 +5,8 @@
 // are matched against the tokens of the installed pulumi-openstack SDK (generated/tokens.json,
 // written at build time by sdk_tokens.py), so every class the SDK offers reaches its Terraform
 // resource. Terraform resources the SDK does not name get a standard token in the index module.
+//
+// The plugin exits once the engine that started it is gone (engine_watch_linux.go).
 package main
 
 import (
@@ -59,6 +61,7 @@ var moduleAliases = map[string]string{"lb": "loadbalancer", "db": "database", "f
 var versionSuffix = regexp.MustCompile(`v\d+$`)
 
 func main() {
+	exitWhenEngineGone()
 	prov := tfbridge.ProviderInfo{
 		P:       shimv2.NewProvider(openstack.Provider()),
 		Name:    "openstack",
