@@ -380,6 +380,7 @@ class ImageSettings:
     architecture: str
     versions: tuple[ImageVersion, ...]  # oldest first; only the kept ones
     keep_previous: int
+    tag_shared: bool = False  # amp_image_tag_shared: other images of the owner project may carry the tag
 
     @property
     def current(self) -> ImageVersion:
@@ -852,7 +853,7 @@ def _image(values: Mapping) -> ImageSettings:
     _check_source(current_path, kept[-1])
     _check_disk_format(current_path, current_record, kept[-1])
     tag = _non_empty(values, "amp_image_tag")
-    return ImageSettings(tag, architecture, kept, keep)
+    return ImageSettings(tag, architecture, kept, keep, values["amp_image_tag_shared"])
 
 
 def _image_version(path: str, record: Mapping[str, str], architecture: str) -> ImageVersion:
@@ -868,7 +869,7 @@ def _image_version(path: str, record: Mapping[str, str], architecture: str) -> I
     disk_format = record.get("disk_format", DISK_FORMATS[0]).strip()
     if disk_format not in DISK_FORMATS:
         raise ConfigError(f"{path}.disk_format", record["disk_format"], f"one of {', '.join(DISK_FORMATS)}")
-    return ImageVersion(version, source, disk_format=disk_format)
+    return ImageVersion(version, normal_source(source), disk_format=disk_format)
 
 
 def _manifest_version(key: str, path: str, architecture: str) -> ImageVersion:
@@ -887,7 +888,18 @@ def _manifest_version(key: str, path: str, architecture: str) -> ImageVersion:
     if disk_format not in DISK_FORMATS:
         valid = ", ".join(DISK_FORMATS)
         raise ConfigError(key, path, f"a manifest whose disk_format is one of {valid} (it says {disk_format!r})")
-    return ImageVersion(manifest.version, manifest.image_path, manifest.sha256, disk_format)
+    return ImageVersion(manifest.version, normal_source(manifest.image_path), manifest.sha256, disk_format)
+
+
+def normal_source(source: str) -> str:
+    """One spelling per local file, so a respelled path is no change of the image's source:
+    `./.state/x.qcow2`, `.state//x.qcow2`, `.state/x.qcow2/` and `a/../.state/x.qcow2` are all
+    `.state/x.qcow2`. A relative path stays relative to the project directory (the program's
+    working directory) and an absolute one stays absolute, so stacks deployed before keep their
+    source text. URLs are Glance's to read and stay as written."""
+    if source.startswith(("http://", "https://")):
+        return source
+    return os.path.normpath(source)
 
 
 def _check_source(path: str, current: ImageVersion) -> None:

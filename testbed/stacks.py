@@ -153,12 +153,14 @@ class StackFactory:
         """A new stack configured like stacks/Pulumi.<example>.yaml, with config overrides.
 
         Its OpenStack names carry the stack name as prefix and a flat network gets a physical
-        network of its own, so stacks of one run never collide on the shared devcloud.
+        network of its own, so stacks of one run never collide on the shared devcloud. All of
+        them tag their images alike in the one service project, so amp_image_tag_shared is true
+        unless overridden (tests of the tag check set it false).
         """
         stack_name = name or f"{example}-{uuid.uuid4().hex[:6]}"
         work_dir = self.project_copy(stack_name)
         config = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{example}.yaml").read_text())["config"]
-        unique = {"name_prefix": f"{stack_name}-"}
+        unique = {"name_prefix": f"{stack_name}-", "amp_image_tag_shared": True}
         if config.get("octavia-infra:mgmt_network_type", "flat") == "flat":
             unique["mgmt_physical_network"] = f"phys-{stack_name}"
         config = {**config, **{f"octavia-infra:{k}": v for k, v in {**unique, **(overrides or {})}.items()}}

@@ -26,7 +26,7 @@ def test_a_converted_openstack_ansible_file_deploys(stacks, tmp_path, devcloud_e
 
     stack = stacks.create("local")
     settings = yaml.safe_load(stack_config_file(stack).read_text())
-    unique = {key: value for key, value in settings["config"].items() if key.endswith((":name_prefix", ":mgmt_physical_network"))}
+    unique = {key: value for key, value in settings["config"].items() if key.endswith((":name_prefix", ":mgmt_physical_network", ":amp_image_tag_shared"))}
     devcloud = {"octavia-infra:service_project": "service",
                 "octavia-infra:amp_images": [{"version": "osa", "source": LOCAL_TEST_IMAGE}]}
     stack_config_file(stack).write_text(yaml.safe_dump({**settings, "config": {**config, **unique, **devcloud}}))

@@ -10,6 +10,7 @@ import copy
 import hashlib
 import ipaddress
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,9 +77,11 @@ class Run:
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self, run: Run, image_owner: str = PROJECT_ID):
+    def __init__(self, run: Run, image_owner: str = PROJECT_ID, tagged_images: dict | None = None):
         self.run = run
         self.image_owner = image_owner  # Glance's owner: the project the credentials are scoped to
+        # {name: id} of the images in Glance that carry the stack's tag in its service project
+        self.tagged_images = tagged_images or {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         self.run.resources.append(Declared(args.typ, args.name, dict(args.inputs)))
@@ -115,6 +118,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return {"id": PROJECT_ID, "name": args.args.get("name")}
         if args.token == "openstack:identity/getUser:getUser":
             return {"id": user_id(args.args.get("name"), args.args.get("domainId")), "name": args.args.get("name")}
+        if args.token == "openstack:images/getImageIds:getImageIds":
+            assert args.args["owner"] == PROJECT_ID and len(args.args["tags"]) == 1, args.args
+            pattern = args.args.get("nameRegex") or ""
+            return {"ids": sorted(i for name, i in self.tagged_images.items() if re.search(pattern, name))}
         raise AssertionError(f"unexpected call {args.token}")
 
 
@@ -129,11 +136,14 @@ def user_id(name: str, domain_id: str) -> str:
     return f"{domain_id}-{name}-user-uuid"
 
 
-def declare(config: dict[str, Any], image_owner: str = PROJECT_ID) -> Run:
-    """Parse config, declare the foundation under mocks, and return what was declared and exported."""
+def declare(config: dict[str, Any], image_owner: str = PROJECT_ID, tagged_images: dict | None = None) -> Run:
+    """Parse config, declare the foundation under mocks, and return what was declared and exported.
+
+    tagged_images: {name: id} of the images Glance holds with the stack's tag (none by default)."""
     settings = parse_settings(config)
     run = Run()
-    pulumi.runtime.set_mocks(RecordingMocks(run, image_owner), project="octavia-infra", stack="unit", preview=False)
+    mocks = RecordingMocks(run, image_owner, tagged_images)
+    pulumi.runtime.set_mocks(mocks, project="octavia-infra", stack="unit", preview=False)
     identities = look_up_identities(settings)
 
     def record_options(args: pulumi.ResourceTransformationArgs):

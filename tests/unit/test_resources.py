@@ -450,6 +450,41 @@ def test_rotation_tags_only_the_newest_and_untags_after_it(config, image):
     assert run.outputs["amp_image_id"] == "octavia-amp-image-v3-id"
 
 
+def test_every_image_is_replaced_create_before_delete(config, image):
+    # The provider asks for delete-first (the Glance name stays); the tagged image must stay until
+    # its successor is active, so the program says create-first for current and kept versions alike.
+    run = declare({**config, "amp_images": [{"version": "v1", "source": image}, {"version": "v2", "source": image}]})
+    images = run.of_type(IMAGE)
+    assert len(images) == 2
+    for declared in images:
+        assert declared.opts.delete_before_replace is False, declared.name
+        assert declared.opts.replace_on_changes == ["diskFormat"]
+
+
+def test_images_of_this_stack_with_the_tag_are_no_conflict(config, image):
+    config = {**config, "name_prefix": "dev-"}
+    ours = {"dev-amphora-x64-haproxy-v0": "old-id", "dev-amphora-x64-haproxy-v1": "current-id"}
+    run = declare(config, tagged_images=ours)
+    assert run.lookups.count("openstack:images/getImageIds:getImageIds") == 2
+    assert run.outputs["amp_image_owner_id"] == PROJECT_ID
+
+
+@pytest.mark.parametrize("foreign", ["amphora-x64-haproxy-v1", "prod-amphora-x64-haproxy-v1", "xdev-amphora-x64-haproxy-v1", "ubuntu"])
+def test_an_image_another_stack_tagged_stops_the_program(config, foreign):
+    tagged = {"dev-amphora-x64-haproxy-v1": "our-id", foreign: "foreign-id"}
+    with pytest.raises(Exception) as refused:
+        declare({**config, "name_prefix": "dev-"}, tagged_images=tagged)
+    message = str(refused.value)
+    assert "amp_image_tag='octavia-amphora-image'" in message and "foreign-id" in message, message
+    assert "our-id" not in message and "amp_image_tag_shared: true" in message
+
+
+def test_a_shared_tag_said_in_config_looks_nothing_up(config):
+    run = declare({**config, "amp_image_tag_shared": True}, tagged_images={"prod-amphora-x64-haproxy-v1": "foreign-id"})
+    assert "openstack:images/getImageIds:getImageIds" not in run.lookups
+    assert run.outputs["amp_image_owner_id"] == PROJECT_ID
+
+
 # --- Octavia flavors ----------------------------------------------------------------------------
 
 

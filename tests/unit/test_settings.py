@@ -112,6 +112,42 @@ def test_url_sources_need_no_local_file(config):
     assert parse(config).image.current.is_url
 
 
+@pytest.mark.parametrize(
+    "spelling", [".state/x.qcow2", "./.state/x.qcow2", ".state//x.qcow2", ".state/x.qcow2/", "other/../.state/x.qcow2"]
+)
+def test_a_respelled_local_source_is_the_same_source(config, tmp_path, monkeypatch, spelling):
+    # Relative to the project directory, where the program runs; the kept version is not read.
+    monkeypatch.chdir(tmp_path)
+    make_test_image(tmp_path / ".state" / "x.qcow2", "1M")
+    versions = [{"version": "v1", "source": f"./{spelling}"}, {"version": "v2", "source": spelling}]
+    image = parse({**config, "amp_images": versions}).image
+    assert [v.source for v in image.versions] == [".state/x.qcow2", ".state/x.qcow2"]
+
+
+def test_absolute_sources_stay_absolute_and_urls_as_written(config, image):
+    url = "https://example.com/a/../amphora.qcow2"
+    versions = [{"version": "v1", "source": url}, {"version": "v2", "source": image.replace("/amphora", "//./amphora")}]
+    settings = parse({**config, "amp_images": versions}).image
+    assert [v.source for v in settings.versions] == [url, image]
+
+
+def test_a_manifests_image_path_is_normalised(config, tmp_path, monkeypatch):
+    from tools.amphora_image.cli import main as amphora_image
+
+    monkeypatch.chdir(tmp_path)
+    make_test_image(tmp_path / "builds" / "v1" / "amphora-x64-haproxy.qcow2", "1M")
+    assert amphora_image(["manifest", "--from-existing", "builds/v1/amphora-x64-haproxy.qcow2", "--version", "v1"]) == 0
+    manifest = "./builds/v1/amphora-x64-haproxy.manifest.json"
+    assert parse({**config, "amp_images": [{"manifest": manifest}]}).image.current.source == (
+        "builds/v1/amphora-x64-haproxy.qcow2"
+    )
+
+
+def test_the_image_tag_is_not_shared_unless_said(config):
+    assert parse(config).image.tag_shared is False
+    assert parse({**config, "amp_image_tag_shared": True}).image.tag_shared is True
+
+
 def test_adopting_an_existing_network(config):
     network = parse({**config, "mgmt_network_id": "net-1", "mgmt_subnet_id": "sub-1"}).network
     assert network.adopted and (network.network_id, network.subnet_id) == ("net-1", "sub-1")
