@@ -92,7 +92,10 @@ preview: .state/amphora-test.qcow2  ## pulumi preview --diff of STACK
 preview-md: .state/amphora-test.qcow2  ## Markdown summary of STACK's preview (for CI comments)
 	@$(USE_STACK) >&2
 	@$(CHECK_STACK)
-	$(PULUMI) preview --json $(POLICY) --stack $(STACK) | .venv/bin/python tools/preview_summary.py --title $(STACK)
+	@# The plan holds the stack outputs' diff (secrets encrypted), which the preview JSON lacks.
+	plan="$$(mktemp)"; trap 'rm -f "$$plan"' EXIT; \
+	$(PULUMI) preview --json $(POLICY) --stack $(STACK) --save-plan "$$plan" \
+	  | .venv/bin/python tools/preview_summary.py --title $(STACK) --plan "$$plan"
 
 destroy:  ## pulumi destroy of STACK
 	@$(USE_STACK)
