@@ -82,7 +82,7 @@ def test_dev_and_prod_side_by_side(stacks, conn):
         cidr="172.30.0.0/22", pools=[("172.30.0.20", "172.30.3.240")], dns_servers=["172.30.0.2"],
         hosts={"dev-ctl1": None, "dev-ctl2": None},
         amphora_rules={("tcp", 9443), ("tcp", 22), ("icmp", None)}, health_manager_rules={("udp", 5555)},
-        images={"dev": True}, ssh_key=True,
+        images={"dev": True}, ssh_key=True, tag="dev-octavia-amphora-image",  # the dev example's own tag
         quotas=None,  # left to prod
     )
     prod_want = Expected(
