@@ -28,7 +28,6 @@ from testbed.live_cloud import (
     outputs,
     preview_steps,
     recorded_ids,
-    up_steps,
 )
 
 FAST_PKI = {"server_ca": {"key_type": "ec", "key_size": 256}, "client_ca": {"key_type": "ec", "key_size": 256}}

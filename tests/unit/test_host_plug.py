@@ -3,8 +3,6 @@
 import ipaddress
 import shlex
 
-import pytest
-
 from config.settings import parse_settings
 from octavia_support import ALLOCATED_IP
 from render.host_plug import IPV6_SYSCTLS, render_health_manager_plugs, render_host_plug

@@ -7,7 +7,7 @@ import yaml
 
 from components import pki_crypto as crypto
 from config.errors import ConfigError
-from config.pki import SECRET_SHOWN_AS, CaSettings, ExistingCa, PkiSettings, Subject, parse_pki_settings
+from config.pki import SECRET_SHOWN_AS, CaSettings, ExistingCa, Subject, parse_pki_settings
 
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 

@@ -4,7 +4,6 @@ import ipaddress
 import json
 
 import pulumi
-import pulumi_openstack as openstack
 import pytest
 
 from components.compute import AmphoraFlavor, AmphoraFlavorArgs
