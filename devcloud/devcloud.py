@@ -60,8 +60,11 @@ DB_USER, DB_PASSWORD = "openstack", "devcloud-db"
 RABBIT_PORT, RABBIT_DIST_PORT, EPMD_PORT = 5672, 25672, 4369
 TRANSPORT_URL = f"rabbit://guest:guest@{HOST}:{RABBIT_PORT}/"
 RABBIT_DIR = DATA / "rabbitmq"
-# Two compute hosts, so that a hard anti-affinity pair of amphorae can be placed.
+# Two compute hosts, so that a hard anti-affinity pair of amphorae can be placed, each in a Nova
+# availability zone of its own (a host aggregate per zone), so that Octavia availability zones
+# have compute zones to name. Servers booted without a zone may still land on either.
 COMPUTE_HOSTS = ("devcloud-compute-1", "devcloud-compute-2")
+COMPUTE_ZONES = {"devcloud-compute-1": "az1", "devcloud-compute-2": "az2"}
 # The devcloud's side of a stack's management network: a bridge holding this host's
 # health-manager address (apply-stack plugs it), reachable from this machine's own namespaces only.
 HM_INTERFACE = "o-hm0"
@@ -738,6 +741,25 @@ def discover_compute_hosts(venv: Path) -> None:
                LOGS / "nova-init.log")
 
 
+def ensure_compute_zones() -> None:
+    """A host aggregate per compute, carrying its availability zone (COMPUTE_ZONES); idempotent."""
+    nova, token = api_url(API_BY_NAME["nova"]), admin_token()
+
+    def call(method, path, body=None):
+        status, _, data = http(method, f"{nova}{path}", body, token)
+        if status not in (200, 201):
+            raise DevcloudError(f"nova {method} {path} answered {status}\n{tail(LOGS / 'nova.log')}")
+        return data
+
+    aggregates = {a["name"]: a for a in call("GET", "/os-aggregates")["aggregates"]}
+    for host, zone in COMPUTE_ZONES.items():
+        name = f"devcloud-{zone}"
+        aggregate = aggregates.get(name) or call(
+            "POST", "/os-aggregates", {"aggregate": {"name": name, "availability_zone": zone}})["aggregate"]
+        if host not in aggregate.get("hosts", []):
+            call("POST", f"/os-aggregates/{aggregate['id']}/action", {"add_host": {"host": host}})
+
+
 def wait_for(name: str, ready, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not ready():
@@ -969,6 +991,7 @@ def cmd_start() -> int:
         path.mkdir(parents=True, exist_ok=True)
     check_initialised_layout()
     if all_healthy():
+        ensure_compute_zones()  # a devcloud started by an older devcloud.py has none
         print(f"devcloud is already up (clouds.yaml: {CLOUDS_YAML})")
         return 0
     started = time.monotonic()
@@ -1001,6 +1024,7 @@ def cmd_start() -> int:
     wait_daemons(DAEMONS)
     wait_for("placement", lambda: compute_providers() >= len(COMPUTE_HOSTS), 120)
     discover_compute_hosts(venv)
+    ensure_compute_zones()
     print(f"devcloud is up in {time.monotonic() - started:.0f}s. Use it with:\n"
           f"  export OS_CLIENT_CONFIG_FILE={CLOUDS_YAML} OS_CLOUD=devcloud")
     return 0
