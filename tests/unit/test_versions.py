@@ -26,7 +26,7 @@ def requirement_pins() -> dict:
 
 def go_module_version(module_dir: str, module: str) -> str:
     out = subprocess.run(
-        ["go", "list", "-m", "-json", module], cwd=ROOT / "tools/engine" / module_dir,
+        ["go", "list", "-m", "-json", module], cwd=ROOT / "tools" / module_dir,
         capture_output=True, text=True, check=True, env={**os.environ, "GOTOOLCHAIN": "local"},
     )
     return json.loads(out.stdout)["Version"]
@@ -54,16 +54,26 @@ def test_cli_is_at_least_the_python_sdk():
 
 
 @pytest.mark.parametrize("module_dir, module, key", [
-    ("cli", "github.com/pulumi/pulumi/pkg/v3", "PULUMI_CLI_VERSION"),
-    ("langhost", "github.com/pulumi/pulumi/sdk/v3", "PULUMI_CLI_VERSION"),
-    ("provider", "github.com/terraform-provider-openstack/terraform-provider-openstack/v3",
+    ("engine/cli", "github.com/pulumi/pulumi/pkg/v3", "PULUMI_CLI_VERSION"),
+    ("engine/langhost", "github.com/pulumi/pulumi/sdk/v3", "PULUMI_CLI_VERSION"),
+    ("engine/provider", "github.com/terraform-provider-openstack/terraform-provider-openstack/v3",
      "TERRAFORM_PROVIDER_OPENSTACK_VERSION"),
-    ("provider", "github.com/pulumi/pulumi-terraform-bridge/v3", "PULUMI_TERRAFORM_BRIDGE_VERSION"),
+    ("engine/provider", "github.com/pulumi/pulumi-terraform-bridge/v3", "PULUMI_TERRAFORM_BRIDGE_VERSION"),
+    # The benchmark's OpenTofu and the plain provider it runs: the same provider release as the plugin's.
+    ("tofu/tofu", "github.com/opentofu/opentofu", "OPENTOFU_VERSION"),
+    ("tofu/provider", "github.com/terraform-provider-openstack/terraform-provider-openstack/v3",
+     "TERRAFORM_PROVIDER_OPENSTACK_VERSION"),
 ])
 def test_go_modules_pin_versions_env(module_dir, module, key):
     assert go_module_version(module_dir, module) == "v" + versions()[key]
 
 
 def test_go_sums_are_committed_beside_each_module():
-    for module_dir in ("cli", "langhost", "provider"):
-        assert (ROOT / "tools/engine" / module_dir / "go.sum").stat().st_size > 0
+    for module_dir in ("engine/cli", "engine/langhost", "engine/provider", "tofu/tofu", "tofu/provider"):
+        assert (ROOT / "tools" / module_dir / "go.sum").stat().st_size > 0
+
+
+def test_the_opentofu_wrapper_carries_opentofus_own_hcl_replace():
+    # Go builds OpenTofu only with its HCL fork; tools/tofu/build.sh checks it against OpenTofu's go.mod.
+    go_mod = (ROOT / "tools/tofu/tofu/go.mod").read_text()
+    assert re.search(r"^replace github.com/hashicorp/hcl/v2 \S+ => github.com/opentofu/hcl/v2 \S+$", go_mod, re.M)

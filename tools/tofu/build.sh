@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Provides OpenTofu and its OpenStack provider for the side-by-side benchmark (benchmarks/run.py
+# --tools ...,tofu), built from the Go module proxy at the versions of tools/versions.env:
+#
+#   bin/tofu                      OpenTofu (wrapper module tools/tofu/tofu: OpenTofu's go.mod has a
+#                                 replace directive, which `go install` refuses)
+#   bin/tofu-plugins/...          terraform-provider-openstack, laid out as a filesystem mirror
+#   bin/tofu.tfrc                 the CLI config (TF_CLI_CONFIG_FILE) that installs the provider
+#                                 from that mirror only: `tofu init` fetches nothing
+#
+# Not part of `make setup` nor of the tests: only the benchmark needs it. Builds are cached per
+# input hash (go.sum and versions.env) under ${XDG_CACHE_HOME:-~/.cache}/octavia-infra/tofu, so
+# warm runs only copy files; a cold build takes some minutes.
+#
+# Usage: tools/tofu/build.sh
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/../.." && pwd)
+here=$root/tools/tofu
+bin=$root/bin
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/octavia-infra/tofu
+# shellcheck source=../versions.env
+source "$root/tools/versions.env"
+
+export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
+mkdir -p "$bin" "$cache"
+
+log() { printf '[tofu] %s\n' "$*" >&2; }
+
+require_pin() {  # module-dir module-path version
+    local pinned
+    pinned=$(cd "$here/$1" && go list -m -f '{{.Version}}' "$2")
+    if [ "$pinned" != "v$3" ]; then
+        log "tools/tofu/$1/go.mod pins $2 $pinned, tools/versions.env says v$3: make them agree"
+        exit 1
+    fi
+}
+require_pin tofu github.com/opentofu/opentofu "$OPENTOFU_VERSION"
+require_pin provider github.com/terraform-provider-openstack/terraform-provider-openstack/v3 \
+    "$TERRAFORM_PROVIDER_OPENSTACK_VERSION"
+
+# The wrapper must carry OpenTofu's own replace directives, no more and no fewer.
+replaces() { go mod edit -json "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin).get("Replace"))'; }
+upstream=$(cd "$here/tofu" && go mod download -json "github.com/opentofu/opentofu@v$OPENTOFU_VERSION" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["GoMod"])')
+if [ "$(replaces "$upstream")" != "$(replaces "$here/tofu/go.mod")" ]; then
+    log "tools/tofu/tofu/go.mod's replace directives differ from OpenTofu v$OPENTOFU_VERSION's ($upstream): copy them"
+    exit 1
+fi
+
+# build NAME MODULE-DIR PACKAGE LDFLAGS DEST: go build into the cache unless it is there, then copy.
+build() {
+    local name=$1 dir=$2 package=$3 ldflags=$4 dest=$5
+    local hash
+    hash=$(cat "$root/tools/versions.env" "$here/$dir/go.mod" "$here/$dir/go.sum" | sha256sum | cut -c1-16)
+    local cached=$cache/$name-$hash
+    if [ ! -x "$cached" ]; then
+        log "building $name (a cold build takes minutes; cache: $cache)"
+        local start=$SECONDS
+        (cd "$here/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$cached.tmp" "$package")
+        mv "$cached.tmp" "$cached"
+        log "built $name in $((SECONDS - start)) s"
+    fi
+    mkdir -p "$(dirname "$dest")"
+    if ! cmp -s "$cached" "$dest"; then
+        cp "$cached" "$dest.tmp" && mv "$dest.tmp" "$dest"
+    fi
+}
+
+build tofu tofu github.com/opentofu/opentofu/cmd/tofu "-X github.com/opentofu/opentofu/version.dev=no" "$bin/tofu"
+# The filesystem mirror's unpacked layout: HOSTNAME/NAMESPACE/TYPE/VERSION/OS_ARCH/terraform-provider-TYPE_vVERSION
+platform=$(go env GOOS)_$(go env GOARCH)
+mirror=$bin/tofu-plugins
+provider_dir=$mirror/registry.opentofu.org/terraform-provider-openstack/openstack/$TERRAFORM_PROVIDER_OPENSTACK_VERSION/$platform
+build terraform-provider-openstack provider github.com/terraform-provider-openstack/terraform-provider-openstack/v3 "" \
+    "$provider_dir/terraform-provider-openstack_v$TERRAFORM_PROVIDER_OPENSTACK_VERSION"
+
+cat > "$bin/tofu.tfrc.tmp" <<EOF
+# Written by tools/tofu/build.sh. OpenTofu installs providers from this mirror only.
+provider_installation {
+  filesystem_mirror {
+    path    = "$mirror"
+    include = ["registry.opentofu.org/*/*"]
+  }
+}
+EOF
+mv "$bin/tofu.tfrc.tmp" "$bin/tofu.tfrc"
+
+log "bin/: $(TF_CLI_CONFIG_FILE=$bin/tofu.tfrc "$bin/tofu" version | head -1), provider terraform-provider-openstack $TERRAFORM_PROVIDER_OPENSTACK_VERSION" \
+    "($provider_dir), CLI config bin/tofu.tfrc"
