@@ -6,7 +6,7 @@ from pulumi.runtime import config as runtime_config
 from config.errors import ConfigError
 from components.foundation import OctaviaFoundation
 from components.identity import look_up_identities
-from components.network import read_subnet
+from components.network import read_compute_zones, read_subnet
 from render.outputs import OUTPUT_NAMES
 from config.settings import decode_config, parse_settings
 
@@ -19,7 +19,9 @@ def project_config() -> dict[str, str]:
 
 
 try:
-    settings = parse_settings(decode_config(project_config()), read_subnet=read_subnet)
+    settings = parse_settings(
+        decode_config(project_config()), read_subnet=read_subnet, read_compute_zones=read_compute_zones
+    )
     identities = look_up_identities(settings)
 except ConfigError as err:
     raise pulumi.RunError(str(err)) from None

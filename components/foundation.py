@@ -6,6 +6,7 @@ from typing import Any, Optional
 
 import pulumi
 
+from components.availability_zones import AvailabilityZones, AvailabilityZonesArgs
 from components.compute import AmphoraFlavor, AmphoraFlavorArgs, AmphoraKeypair, AmphoraKeypairArgs
 from render.firewall import render_health_manager_firewalls
 from render.host_plug import render_health_manager_plugs
@@ -52,7 +53,15 @@ class OctaviaFoundation(pulumi.ComponentResource):
         project_id = identities.service_project_id
 
         network = ManagementNetwork(
-            f"{name}-mgmt", ManagementNetworkArgs(settings.network, resource_names, settings.protect), child
+            f"{name}-mgmt", ManagementNetworkArgs(settings.network, resource_names.network, settings.protect), child
+        )
+        zones = AvailabilityZones(
+            f"{name}-azs",
+            AvailabilityZonesArgs(
+                settings.availability_zones, network.network_id, network.subnet_id, network.cidr, resource_names,
+                settings.protect,
+            ),
+            child,
         )
         groups = SecurityGroups(
             f"{name}-secgroups",
@@ -91,6 +100,7 @@ class OctaviaFoundation(pulumi.ComponentResource):
             "mgmt_network_id": network.network_id,
             "mgmt_subnet_id": network.subnet_id,
             "mgmt_subnet_cidr": network.cidr,
+            "availability_zones": zones.zones,
             "amphora_secgroup_id": groups.amphora_id,
             "health_manager_secgroup_id": groups.health_manager_id,
             "amp_flavor_id": flavor.flavor_id,
@@ -155,6 +165,7 @@ def _rendered(settings: Settings, outputs: dict[str, Any], health_managers: Heal
         "bind_ip": WILDCARD_BIND_IP[network.ip_version],
         "enable_anti_affinity": settings.topology.anti_affinity,
         "anti_affinity_policy": settings.topology.anti_affinity_policy,
+        "amp_availability_zone": settings.amp_availability_zone,
         **{f"octavia_tenant_quotas.{name}": value for name, value in settings.octavia_tenant_quotas.items()},
     }
     public = {

@@ -11,14 +11,13 @@ import pulumi_openstack as openstack
 
 from config.errors import ConfigError
 from config.netmath import IpRange
-from config.names import ResourceNames
 from config.settings import AdoptedSubnet, NetworkSettings
 
 
 @dataclass(frozen=True)
 class ManagementNetworkArgs:
     network: NetworkSettings
-    names: ResourceNames
+    openstack_name: str  # of the network and its subnet (config.names)
     protect: bool
 
 
@@ -34,7 +33,7 @@ class ManagementNetwork(pulumi.ComponentResource):
             self.subnet_id = pulumi.Output.from_input(settings.subnet_id)
         else:
             kept = pulumi.ResourceOptions(parent=self, protect=args.protect)
-            openstack_name = args.names.network
+            openstack_name = args.openstack_name
             network = openstack.networking.Network(
                 f"{name}-network", **_network_args(settings, openstack_name), opts=_segments_kept(settings, kept)
             )
@@ -63,7 +62,7 @@ class ManagementNetwork(pulumi.ComponentResource):
         # routes nothing off the segment.
         router = openstack.networking.Router(
             f"{name}-ra-router",
-            name=args.names.router,
+            name=f"{args.openstack_name}-ra",
             admin_state_up=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -72,14 +71,13 @@ class ManagementNetwork(pulumi.ComponentResource):
         )
 
 
-def read_subnet(subnet_id: str) -> AdoptedSubnet:
+def read_subnet(subnet_id: str, key: str = "mgmt_subnet_id") -> AdoptedSubnet:
     """An adopted subnet as Neutron has it: one read, before anything is declared, so the settings
-    check pools, gateway and fixed IPs against the subnet itself."""
+    check pools, gateway and fixed IPs against the subnet itself. key names it in errors."""
     try:
         subnet = openstack.networking.get_subnet(subnet_id=subnet_id)
     except Exception as error:  # the provider's lookup error: no such subnet, or not visible
-        reason = str(error).strip().splitlines()[-1].lstrip("\t* ")
-        raise ConfigError("mgmt_subnet_id", subnet_id, f"an existing subnet these credentials can see ({reason})") from None
+        raise ConfigError(key, subnet_id, f"an existing subnet these credentials can see ({_reason(error)})") from None
     return AdoptedSubnet(
         network_id=subnet.network_id,
         cidr=ipaddress.ip_network(subnet.cidr),
@@ -88,6 +86,19 @@ def read_subnet(subnet_id: str) -> AdoptedSubnet:
         ),
         gateway_ip=ipaddress.ip_address(subnet.gateway_ip) if subnet.gateway_ip else None,
     )
+
+
+def read_compute_zones() -> frozenset:
+    """The names of Nova's available availability zones: one read, only for a stack that names some."""
+    try:
+        return frozenset(openstack.compute.get_availability_zones().names)
+    except Exception as error:
+        raise ConfigError("availability_zones", None, f"Nova's availability zones, readable with these credentials ({_reason(error)})") from None
+
+
+def _reason(error: Exception) -> str:
+    """The last line of a provider invoke's error: the service's own words."""
+    return str(error).strip().splitlines()[-1].lstrip("\t* ")
 
 
 def _segments_kept(settings: NetworkSettings, opts: pulumi.ResourceOptions) -> pulumi.ResourceOptions:

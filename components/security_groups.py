@@ -1,8 +1,8 @@
 """Security groups for amphorae and health managers, declared from a table of rules.
 
 Every rule is ingress from the management CIDR, with the ethertype of the subnet; with
-mgmt_extra_sources each rule is repeated once per extra source (controllers on another routed
-segment). Never 0.0.0.0/0 or ::/0 unless allowed (config.sources, shared with the policy pack).
+mgmt_extra_sources (controllers on another routed segment) and availability zones with subnets of
+their own (amphorae there), each rule is repeated once per such source. Never 0.0.0.0/0 or ::/0 unless allowed (config.sources, shared with the policy pack).
 Resource names come from the group, the rule key and, for an extra source, the source, so adding or
 removing a row or a source touches nothing else. Neutron's default egress rules on new groups are kept: amphorae send
 heartbeats and logs to the controllers, and controllers call the amphora agent, all as egress.
@@ -66,7 +66,7 @@ def rule_table(settings: Settings) -> tuple[RuleSpec, ...]:
     rules = tuple(rule for enabled, rule in rows if enabled)
     extra = tuple(
         RuleSpec(f"{rule.key}-from-{source_key(str(source))}", rule.group, rule.protocol, rule.port, str(source))
-        for source in settings.network.extra_sources
+        for source in settings.rule_sources
         for rule in rules
     )
     return rules + extra

@@ -23,11 +23,6 @@ class ResourceNames:
     flavor: str
 
     @property
-    def router(self) -> str:
-        """The router that sends IPv6 router advertisements on the management subnet."""
-        return f"{self.network}-ra"
-
-    @property
     def keypair(self) -> str:
         return f"{self.prefix}{KEYPAIR_NAME}"
 
@@ -39,6 +34,14 @@ class ResourceNames:
 
     def image(self, version: str) -> str:
         return f"{self.prefix}{IMAGE_NAME}-{version}"
+
+    def zone_network(self, zone: str) -> str:
+        """An availability zone's own management network and subnet."""
+        return f"{self.network}-{zone}"
+
+    def zone_profile(self, zone: str) -> str:
+        """The Octavia availability-zone profile of a zone (the zone itself keeps its own name)."""
+        return f"{self.prefix}octavia-az-{zone}"
 
     def octavia_flavor(self, topology: str) -> str:
         """The Octavia flavor of a topology and its flavor profile (amphora-active-standby)."""

@@ -131,10 +131,12 @@ def _check_type(key: str, value: Any, spec: ConfigKey) -> None:
 
 @dataclass(frozen=True)
 class Shape:
-    """The fields of one kind of record in an array of objects; every field value is a string."""
+    """The fields of one kind of record in an array of objects; every field value is a string
+    except those typed in `types` (field -> "integer" or an array of records, "array")."""
 
     required: tuple[str, ...]
     optional: tuple[str, ...] = ()
+    types: tuple[tuple[str, str], ...] = ()
 
     def fits(self, record: Mapping) -> bool:
         return set(self.required) <= set(record) <= {*self.required, *self.optional}
@@ -151,7 +153,15 @@ RECORD_SHAPES = {
     "mgmt_host_routes": (Shape(("destination", "nexthop")),),
     "health_managers": (Shape(("host",), ("ip", "interface")),),
     "amp_images": (Shape(("version", "source"), ("disk_format",)), Shape(("manifest",))),
+    "availability_zones": (Shape(
+        ("name",),
+        ("compute_zone", "subnet_cidr", "allocation_pools", "gateway_ip", "nexthop", "physical_network",
+         "segmentation_id", "network_id", "subnet_id"),
+        (("allocation_pools", "array"), ("segmentation_id", "integer")),
+    ),),
 }
+# Arrays of records inside a record: field -> its records' shapes.
+NESTED_SHAPES = {"allocation_pools": RECORD_SHAPES["mgmt_allocation_pools"]}
 
 
 def _split(text: str, separator: str, names: tuple[str, str]) -> dict[str, str]:
@@ -235,20 +245,30 @@ def check_old_forms(raw: Mapping[str, Any]) -> None:
         raise errors[0]
 
 
-def _records(values: Mapping, key: str) -> list[tuple[str, dict[str, str]]]:
+def _records(values: Mapping, key: str) -> list[tuple[str, dict[str, Any]]]:
     """The items of an array of objects with their paths (key[i]), each checked against its shapes."""
-    shapes, records = RECORD_SHAPES[key], []
-    fields = sorted({name for shape in shapes for name in (*shape.required, *shape.optional)})
+    return _record_list(key, values[key], RECORD_SHAPES[key])
+
+
+def _record_list(key: str, items: Any, shapes: tuple[Shape, ...]) -> list[tuple[str, dict[str, Any]]]:
     valid = " or ".join(str(shape) for shape in shapes)
-    for index, record in enumerate(values[key]):
+    if not isinstance(items, (list, tuple)) or not all(isinstance(item, dict) for item in items):
+        raise ConfigError(key, items, f"a list of objects {valid}")
+    fields = sorted({name for shape in shapes for name in (*shape.required, *shape.optional)})
+    types = {name: kind for shape in shapes for name, kind in shape.types}
+    records = []
+    for index, record in enumerate(items):
         path = f"{key}[{index}]"
         for name, value in record.items():
             if name not in fields:
                 guess = difflib.get_close_matches(name, fields, n=1)
                 hint = f"did you mean {guess[0]}? " if guess else ""
                 raise ConfigError(f"{path}.{name}", value, f"unknown field; {hint}an item is {valid}")
-            if not isinstance(value, str):
+            kind = types.get(name, "string")
+            if kind == "string" and not isinstance(value, str):
                 raise ConfigError(f"{path}.{name}", value, 'a string (quote it in YAML, e.g. version: "2025.1")')
+            if kind != "string" and not _matches(value, kind):
+                raise ConfigError(f"{path}.{name}", value, f"of type {kind}")
         if not any(shape.fits(record) for shape in shapes):
             raise ConfigError(path, record, f"an object {valid}")
         records.append((path, record))
@@ -294,8 +314,9 @@ class AdoptedSubnet:
     gateway_ip: Optional[IPAddress]
 
 
-# Reads an adopted subnet by ID; raises ConfigError when it cannot (components.network.read_subnet).
-SubnetReader = Callable[[str], AdoptedSubnet]
+# Reads an adopted subnet by ID, naming the config key in its ConfigError when it cannot
+# (components.network.read_subnet).
+SubnetReader = Callable[..., AdoptedSubnet]
 
 
 @dataclass(frozen=True)
@@ -324,6 +345,20 @@ class NetworkSettings:
     @property
     def adopted(self) -> bool:
         return self.network_id is not None
+
+
+@dataclass(frozen=True)
+class AvailabilityZone:
+    """An Octavia availability zone: the Nova zone its amphorae boot in, and their management
+    network (None: the stack's own)."""
+
+    name: str
+    compute_zone: str
+    network: Optional[NetworkSettings]
+
+
+# Reads the names of Nova's availability zones (components.network.read_compute_zones).
+ComputeZoneReader = Callable[[], frozenset]
 
 
 @dataclass(frozen=True)
@@ -420,21 +455,37 @@ class Settings:
     octavia_tenant_quotas: Mapping[str, int]  # only the names set, in OCTAVIA_TENANT_QUOTA_NAMES order
     cert_dir: str
     pki: Any  # config.pki.PkiSettings
+    availability_zones: tuple[AvailabilityZone, ...] = ()
+    amp_availability_zone: Optional[str] = None  # [nova] availability_zone; None: Nova's default
 
     @property
     def planned_amphorae(self) -> int:
         return self.capacity.expected_loadbalancers * self.topology.max_amphorae_per_loadbalancer
+
+    @property
+    def rule_sources(self) -> tuple[IPNetwork, ...]:
+        """Sources every security-group rule admits besides the management subnet: the extra
+        sources, then each availability zone's own subnet (amphorae there send heartbeats)."""
+        zones = (zone.network.cidr for zone in self.availability_zones if zone.network)
+        return tuple(dict.fromkeys((*self.network.extra_sources, *zones)))
+
+    @property
+    def zone_subnets(self) -> tuple[IPNetwork, ...]:
+        """The availability zones' own management subnets."""
+        return tuple(zone.network.cidr for zone in self.availability_zones if zone.network)
 
 
 def parse_settings(
     raw: Mapping[str, Any],
     pki_parser: Callable[[Mapping], Any] = parse_pki_settings,
     read_subnet: Optional[SubnetReader] = None,
+    read_compute_zones: Optional[ComputeZoneReader] = None,
 ) -> Settings:
     """Validate a whole config dict and return the settings, or raise the first ConfigError.
 
     pki_parser validates the `pki` section (components.pki owns its keys). read_subnet, when
-    given, reads an adopted subnet so pools, gateway and fixed IPs are checked against it as it is.
+    given, reads an adopted subnet so pools, gateway and fixed IPs are checked against it as it is;
+    read_compute_zones, when given, lists Nova's zones so the compute zones named are checked.
     """
     values = _typed_values(raw, load_schema())
     topology = _topology(values)
@@ -442,6 +493,9 @@ def parse_settings(
     network = _network(values, read_subnet)
     health_managers = _health_managers(values, network)
     _check_pool_capacity(values, network, health_managers, capacity, topology)
+    zones = _availability_zones(values, network, read_subnet)
+    amp_zone = values["amp_availability_zone"].strip() or None
+    _check_compute_zones(values, zones, amp_zone, read_compute_zones)
     return Settings(
         name_prefix=_name_prefix(values),
         service_project=_non_empty(values, "service_project"),
@@ -459,6 +513,8 @@ def parse_settings(
         octavia_tenant_quotas=_octavia_tenant_quotas(values),
         cert_dir=_non_empty(values, "octavia_cert_dir"),
         pki=pki_parser(values.get("pki") or {}),
+        availability_zones=zones,
+        amp_availability_zone=amp_zone,
     )
 
 
@@ -709,6 +765,203 @@ def _host_routes(values: Mapping, cidr: IPNetwork) -> tuple[HostRoute, ...]:
     if len(set(destinations)) != len(destinations):
         raise ConfigError(key, values[key], "one route per destination")
     return tuple(routes)
+
+
+# --- availability zones -------------------------------------------------------------------------
+
+# Fields that describe a network the stack creates for a zone; adopting or sharing takes none.
+_ZONE_NETWORK_FIELDS = ("allocation_pools", "gateway_ip", "nexthop", "physical_network", "segmentation_id")
+
+
+def _availability_zones(
+    values: Mapping, network: NetworkSettings, read_subnet: Optional[SubnetReader]
+) -> tuple[AvailabilityZone, ...]:
+    key = "availability_zones"
+    zones, paths = [], {}
+    for path, record in _records(values, key):
+        zone = _availability_zone(path, record, values, network, read_subnet)
+        zones.append(zone)
+        paths[zone.name] = path
+    _check_unique(key, [zone.name for zone in zones], "names")
+    taken = [("mgmt_subnet_cidr", network)]
+    for zone in (zone for zone in zones if zone.network):
+        path, own = paths[zone.name], zone.network
+        for other_key, other in taken:
+            if own.cidr.overlaps(other.cidr):
+                raise ConfigError(f"{path}.subnet_cidr", str(own.cidr), f"a subnet that does not overlap {other_key} {other.cidr}")
+            if not own.adopted and not other.adopted:
+                _check_segments_differ(path, own, other_key, other)
+        taken.append((f"{path}.subnet_cidr", own))
+        _check_route_back(values, network, path, own.cidr)
+    return tuple(zones)
+
+
+def _availability_zone(
+    path: str, record: Mapping, values: Mapping, network: NetworkSettings, read_subnet: Optional[SubnetReader]
+) -> AvailabilityZone:
+    name = record["name"].strip()
+    if not _NAME_PREFIX.match(name) or len(name) > 255:
+        raise ConfigError(f"{path}.name", record["name"], "letters, digits, '-', '_' and '.', starting with a letter or digit")
+    compute_zone = record.get("compute_zone", name).strip()
+    if not compute_zone:
+        raise ConfigError(f"{path}.compute_zone", record["compute_zone"], "a Nova availability zone name, or leave it out (the name)")
+    adopting = "network_id" in record or "subnet_id" in record
+    if not adopting and "subnet_cidr" not in record:
+        given = [field for field in _ZONE_NETWORK_FIELDS if field in record]
+        if given:
+            raise ConfigError(f"{path}.{given[0]}", record[given[0]], "set with subnet_cidr: the zone's own subnet (without one, the zone uses the management network)")
+        return AvailabilityZone(name, compute_zone, None)
+    return AvailabilityZone(name, compute_zone, _zone_network(path, record, name, values, network, read_subnet, adopting))
+
+
+def _zone_network(path, record, name, values, network: NetworkSettings, read_subnet, adopting: bool) -> NetworkSettings:
+    cidr = _zone_cidr(path, record, network)
+    if adopting:
+        return _adopted_zone_network(path, record, name, cidr, network, read_subnet)
+    gateway = _zone_gateway(path, record, cidr)
+    pools_configured = "allocation_pools" in record
+    pools = _zone_pools(path, record, cidr) if pools_configured else default_pools(cidr, gateway)
+    nexthop = _address(f"{path}.nexthop", record["nexthop"]) if "nexthop" in record else None
+    for address, field in ((gateway, "gateway_ip"), (nexthop, "nexthop")):
+        if address is not None and (address not in cidr or address in (cidr.network_address, cidr.broadcast_address)):
+            raise ConfigError(f"{path}.{field}", record[field], f"a host address inside {cidr}")
+        if address is not None and any(pool.contains(address) for pool in pools):
+            raise ConfigError(f"{path}.{field}", record[field], f"an address outside the allocation pools {_joined(pools)}")
+    if gateway is None and nexthop is None:
+        raise ConfigError(
+            path, record, f"a way from {cidr} to the health managers on {network.cidr}: nexthop (a router on "
+            f"{cidr}, handed to amphorae as a route to {network.cidr}) or gateway_ip"
+        )
+    physical_network, segmentation_id = _zone_segment(path, record, network)
+    return NetworkSettings(
+        name=f"{network.name}-{name}",
+        network_type=network.network_type,
+        physical_network=physical_network,
+        segmentation_id=segmentation_id,
+        mtu=network.mtu,
+        cidr=cidr,
+        allocation_pools=pools,
+        pools_configured=pools_configured,
+        gateway_ip=gateway,
+        enable_dhcp=network.enable_dhcp,
+        dns_servers=network.dns_servers,
+        host_routes=(HostRoute(network.cidr, nexthop),) if nexthop else (),
+        network_id=None,
+        subnet_id=None,
+    )
+
+
+def _zone_cidr(path: str, record: Mapping, network: NetworkSettings) -> IPNetwork:
+    key, text = f"{path}.subnet_cidr", record.get("subnet_cidr")
+    if text is None:
+        raise ConfigError(key, None, "the CIDR of the adopted subnet (set with network_id and subnet_id)")
+    try:
+        cidr = ipaddress.ip_network(text.strip(), strict=True)
+    except ValueError:
+        raise ConfigError(key, text, "a network in CIDR form without host bits, e.g. 172.29.236.0/22") from None
+    if cidr.version != network.ip_version:
+        raise ConfigError(key, text, f"an IPv{network.ip_version} network, like mgmt_subnet_cidr (one rule set serves every zone)")
+    if cidr.version == 4 and cidr.prefixlen > 29:
+        raise ConfigError(key, text, "an IPv4 network of /29 or larger")
+    if cidr.version == 6 and cidr.prefixlen != 64:
+        raise ConfigError(key, text, "an IPv6 /64 (SLAAC needs a 64-bit prefix)")
+    return cidr
+
+
+def _zone_gateway(path: str, record: Mapping, cidr: IPNetwork) -> Optional[IPAddress]:
+    if "gateway_ip" in record:
+        return _address(f"{path}.gateway_ip", record["gateway_ip"])
+    return cidr[1] if cidr.version == 6 else None  # the router advertising the prefix sits on it
+
+
+def _zone_pools(path: str, record: Mapping, cidr: IPNetwork) -> tuple[IpRange, ...]:
+    key, pools = f"{path}.allocation_pools", []
+    for pool_path, pool_record in _record_list(key, record["allocation_pools"], NESTED_SHAPES["allocation_pools"]):
+        pool = _range(pool_path, pool_record)
+        if not pool.within(cidr) or pool.contains(cidr.network_address) or (cidr.version == 4 and pool.contains(cidr.broadcast_address)):
+            raise ConfigError(pool_path, pool_record, f"a range of host addresses inside {cidr}")
+        pools.append(pool)
+    overlap = first_overlap(pools)
+    if overlap or not pools:
+        reason = f"{overlap[0]} overlaps {overlap[1]}" if overlap else "none given"
+        raise ConfigError(key, record["allocation_pools"], f"at least one pool, pools that do not overlap; {reason}")
+    return tuple(sorted(pools))
+
+
+def _zone_segment(path: str, record: Mapping, network: NetworkSettings) -> tuple[Optional[str], Optional[int]]:
+    network_type = network.network_type
+    physical = record.get("physical_network", network.physical_network or "").strip() or None
+    if network_type in ("vxlan", "geneve") and "physical_network" in record:
+        raise ConfigError(f"{path}.physical_network", record["physical_network"], f"left out; {network_type} is an overlay without a physical network")
+    if network_type in ("flat", "vlan") and not physical:
+        raise ConfigError(f"{path}.physical_network", None, f"a physical network name; {network_type} networks need one")
+    segment = record.get("segmentation_id")
+    bounds = SEGMENTATION_RANGES[network_type]
+    if segment is not None and (bounds is None or not bounds[0] <= segment <= bounds[1]):
+        valid = f"left out; {network_type} networks have none" if bounds is None else f"{bounds[0]}-{bounds[1]} for {network_type}, or left out (Neutron chooses)"
+        raise ConfigError(f"{path}.segmentation_id", segment, valid)
+    return physical, segment
+
+
+def _check_segments_differ(path: str, own: NetworkSettings, other_key: str, other: NetworkSettings) -> None:
+    """Neutron takes one flat network per physical network, and a VLAN id once per physical network."""
+    if own.physical_network != other.physical_network or own.network_type not in ("flat", "vlan"):
+        return
+    if own.network_type == "flat":
+        raise ConfigError(
+            f"{path}.physical_network", own.physical_network,
+            f"another physical network than {other_key}'s network: Neutron allows one flat network per physical network",
+        )
+    if own.segmentation_id is not None and own.segmentation_id == other.segmentation_id:
+        raise ConfigError(f"{path}.segmentation_id", own.segmentation_id, f"another VLAN id than {other_key}'s network on {own.physical_network}")
+
+
+def _adopted_zone_network(path, record, name, cidr, network: NetworkSettings, read_subnet) -> NetworkSettings:
+    network_id, subnet_id = (record.get(field, "").strip() for field in ("network_id", "subnet_id"))
+    for field, value in (("network_id", network_id), ("subnet_id", subnet_id)):
+        if not value:
+            raise ConfigError(f"{path}.{field}", record.get(field), "set with the other of network_id/subnet_id to adopt an existing network")
+    given = [field for field in _ZONE_NETWORK_FIELDS if field in record]
+    if given:
+        raise ConfigError(f"{path}.{given[0]}", record[given[0]], "left out for an adopted network: the stack does not change it")
+    pools, gateway = default_pools(cidr, None), None
+    if read_subnet:
+        subnet = read_subnet(subnet_id, f"{path}.subnet_id")
+        if subnet.network_id != network_id:
+            raise ConfigError(f"{path}.subnet_id", subnet_id, f"a subnet of network_id {network_id} (it is on network {subnet.network_id})")
+        if subnet.cidr != cidr:
+            raise ConfigError(f"{path}.subnet_cidr", str(cidr), f"the adopted subnet's CIDR, {subnet.cidr}")
+        pools, gateway = tuple(sorted(subnet.allocation_pools)), subnet.gateway_ip
+    return NetworkSettings(
+        name=f"{network.name}-{name}", network_type=network.network_type, physical_network=None, segmentation_id=None,
+        mtu=None, cidr=cidr, allocation_pools=pools, pools_configured=False, gateway_ip=gateway,
+        enable_dhcp=network.enable_dhcp, dns_servers=(), host_routes=(), network_id=network_id, subnet_id=subnet_id,
+    )
+
+
+def _check_route_back(values: Mapping, network: NetworkSettings, path: str, cidr: IPNetwork) -> None:
+    """Health managers answer amphorae in a zone's subnet through a router the management subnet
+    knows: its gateway, or a host route covering the zone's subnet."""
+    if network.gateway_ip or any(cidr.subnet_of(route.destination) for route in network.host_routes):
+        return
+    raise ConfigError(
+        "mgmt_host_routes", values["mgmt_host_routes"],
+        f"a route covering {path}.subnet_cidr {cidr}, e.g. {{destination: {cidr}, nexthop: <router on "
+        f"{network.cidr}>}}, or set mgmt_gateway_ip: the health managers answer amphorae there through it",
+    )
+
+
+def _check_compute_zones(values, zones, amp_zone: Optional[str], read_compute_zones: Optional[ComputeZoneReader]) -> None:
+    named = [(f"availability_zones[{i}].compute_zone", zone.compute_zone) for i, zone in enumerate(zones)]
+    named += [("amp_availability_zone", amp_zone)] if amp_zone else []
+    if not named or read_compute_zones is None:
+        return
+    known = read_compute_zones()
+    for key, zone in named:
+        if zone not in known:
+            guess = difflib.get_close_matches(zone, sorted(known), n=1)
+            hint = f"did you mean {guess[0]}? " if guess else ""
+            raise ConfigError(key, zone, f"a Nova availability zone; {hint}Nova has {', '.join(sorted(known)) or 'none'}")
 
 
 # --- health managers ----------------------------------------------------------------------------

@@ -24,6 +24,8 @@ OUTPUT_NAMES = (
     "mgmt_network_id",
     "mgmt_subnet_id",
     "mgmt_subnet_cidr",
+    # {zone: {compute_zone, management_network_id, subnet_id, subnet_cidr, profile_id}}
+    "availability_zones",
     # security groups
     "amphora_secgroup_id",
     "health_manager_secgroup_id",

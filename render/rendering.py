@@ -61,6 +61,7 @@ OCTAVIA_CONF = (
     ("haproxy_amphora", "server_ca", "server_ca_path"),
     ("nova", "enable_anti_affinity", "enable_anti_affinity"),
     ("nova", "anti_affinity_policy", "anti_affinity_policy"),
+    ("nova", "availability_zone", "amp_availability_zone"),
     *TENANT_QUOTA_OPTIONS,
 )
 
@@ -93,6 +94,7 @@ OPENSTACK_ANSIBLE_VARS = (
     ("octavia_hm_hosts", "health_manager_ip_list"),
     ("octavia_loadbalancer_topology", "loadbalancer_topology"),
     ("octavia_enable_anti_affinity", "enable_anti_affinity"),
+    ("octavia_amp_availability_zone", "amp_availability_zone"),
     ("octavia_ca_private_key_passphrase", "ca_private_key_passphrase"),
     # Where the deployment tool puts the stack's certificate files (CERT_FILES) on Octavia hosts.
     ("octavia_cert_dest_dir", "octavia_cert_dir"),
@@ -158,6 +160,7 @@ KOLLA_OCTAVIA_CONF = (
     ("certificates", "server_certs_key_passphrase", "server_certs_key_passphrase"),
     ("nova", "enable_anti_affinity", "enable_anti_affinity"),
     ("nova", "anti_affinity_policy", "anti_affinity_policy"),
+    ("nova", "availability_zone", "amp_availability_zone"),
     *TENANT_QUOTA_OPTIONS,
 )
 # Written even when empty: an empty amp_ssh_key_name means "no keypair" to Octavia, while leaving

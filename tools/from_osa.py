@@ -275,6 +275,7 @@ MAPPINGS: tuple[Rule, ...] = (
     Rule("octavia_amp_extra_specs", ("amp_flavor_extra_specs",), _extra_specs, False, False),
     Rule("octavia_loadbalancer_topology", ("loadbalancer_topology",), _choice(*TOPOLOGIES), False),
     Rule("octavia_enable_anti_affinity", ("enable_anti_affinity",), _boolean, False),
+    Rule("octavia_amp_availability_zone", ("amp_availability_zone",), _optional(_text), False),
     Rule("octavia_glance_image_tag", ("amp_image_tag",), _text, False),
     Rule("octavia_cert_dest_dir", ("octavia_cert_dir",), _absolute_path, False),
     Rule(
@@ -400,7 +401,6 @@ IGNORED: dict[str, str] = {
         "the stack's rendered user_variables set octavia_octavia_conf_overrides too: merge yours into that file, or "
         "one replaces the other (Ansible does not merge a variable across files)"
     ),
-    "octavia_amp_availability_zone": _CONF + " ([nova] availability_zone)",
     "cinder_default_availability_zone": _CONF + " ([cinder] availability_zone)",
     "octavia_cinder_enabled": _CONF + " (amphorae on Cinder volumes)",
     "octavia_cinder_volume_size": _CONF,

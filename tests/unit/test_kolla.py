@@ -29,7 +29,7 @@ VALUES = with_cert_paths({
     "loadbalancer_topology": "ACTIVE_STANDBY", "bind_ip": "0.0.0.0", "health_manager_port": 5555,
     "controller_ip_port_list": "172.29.232.11:5555,172.29.232.12:5555", "heartbeat_key": "hb-key-from-state",
     "ca_private_key_passphrase": "ca-passphrase", "server_certs_key_passphrase": "A" * 32,
-    "enable_anti_affinity": True, "anti_affinity_policy": "anti-affinity",
+    "enable_anti_affinity": True, "anti_affinity_policy": "anti-affinity", "amp_availability_zone": "az1",
     **{f"octavia_tenant_quotas.{name}": 100 for name in OCTAVIA_TENANT_QUOTA_NAMES},
 }, "/etc/octavia/certs")
 
