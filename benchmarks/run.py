@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark: `pulumi up` of this project vs a sequential openstacksdk script vs an
-Ansible playbook (openstack.cloud), on the same Octavia foundation resource set, on the devcloud.
+Ansible playbook (openstack.cloud) vs OpenTofu with terraform-provider-openstack, on the same
+Octavia foundation resource set, on the devcloud.
 
     .venv/bin/python benchmarks/run.py [--quick] [--runs R] [--sizes 3,10,30]
 
@@ -37,14 +38,18 @@ from components.quotas import quota_values  # noqa: E402
 from components.image import image_properties  # noqa: E402
 from config.names import HEALTH_MANAGER, SECURITY_GROUP_NAMES, names  # noqa: E402
 from components.health_manager import DEVICE_OWNER  # noqa: E402
+from benchmarks import tofu_config  # noqa: E402
 
 ANSIBLE_VENV = Path.home() / ".cache/octavia-infra/bench-ansible-venv"
 ANSIBLE_REQS = ROOT / "benchmarks/ansible/requirements.txt"
 PLAYBOOK = ROOT / "benchmarks/ansible/octavia_foundation.yml"
+TOFU_BUILD = ROOT / "tools/tofu/build.sh"
 OUT = ROOT / "BENCHMARKS.md"
 OUTPUT = ROOT / "build/bench"  # every step's output and the requests it made, for a closer look
-TOOLS = ("pulumi", "sdk", "ansible")
-STEPS = ("create", "preview", "rerun", "update", "destroy")
+TOOLS = ("pulumi", "sdk", "ansible", "tofu")
+# preview: no-change preview without refresh (`pulumi preview`, `tofu plan -refresh=false`);
+# refresh-preview: with refresh (`pulumi preview --refresh`, `tofu plan`, each tool's default).
+STEPS = ("create", "preview", "refresh-preview", "rerun", "update", "destroy")
 UPDATE_DNS = ["192.0.2.53"]  # the one change: the management subnet's DNS servers
 
 
@@ -185,6 +190,9 @@ def resource_count(spec: dict) -> int:
 # recap counts them; the script: the objects it wrote).
 PULUMI_CHANGED = re.compile(r"^\s*[+~-]+\s+(\S+)\s+(\S+)\s+(?:created|updated|deleted|replaced)\b", re.M)
 ANSIBLE_TASK = re.compile(r"^TASK \[(.+?)\] \*+$", re.M)
+# OpenTofu (-no-color): what apply/destroy finished, and what a plan would do.
+TOFU_DONE = re.compile(r"^(\S+): (?:Creation|Modifications|Destruction) complete after\b", re.M)
+TOFU_PLANNED = re.compile(r"^\s*# (\S+) (?:will be|must be)\b", re.M)
 
 
 def pulumi_changed(text: str) -> list:
@@ -198,6 +206,11 @@ def ansible_changed(text: str) -> list:
 
 def sdk_changed(text: str) -> list:
     return json.loads(text.strip().splitlines()[-1])["changed"]
+
+
+def tofu_changed(text: str) -> list:
+    """apply and destroy: what they finished (their output shows their plan first); plan: what it would do."""
+    return TOFU_DONE.findall(text) or TOFU_PLANNED.findall(text)
 
 
 class Bench:
@@ -216,6 +229,7 @@ class Bench:
         self.public_key = (self.tmp / "key.pub").read_text().strip()
         self.image = make_test_image(self.tmp / "amphora-test.qcow2")
         self.ansible_python = ensure_ansible_venv()
+        self.tofu = None  # bin/tofu, built on first use (tools/tofu/build.sh)
 
     def names(self, tool: str, size: int, run: int) -> tuple[str, str]:
         base = f"b{self.tag}-{tool[0]}{size}r{run}"
@@ -262,7 +276,8 @@ class Bench:
 
         pulumi = ["pulumi", "--non-interactive", "-s", stack]
         up = pulumi + ["up", "--yes", "--skip-preview"]
-        plan = [("create", up), ("preview", pulumi + ["preview"]), ("rerun", up), ("update", up, change_dns),
+        plan = [("create", up), ("preview", pulumi + ["preview"]), ("refresh-preview", pulumi + ["preview", "--refresh"]),
+                ("rerun", up), ("update", up, change_dns),
                 ("destroy", pulumi + ["destroy", "--yes", "--skip-preview"])]
         return plan, work, self.env, pulumi_changed, pulumi + ["destroy", "--yes"]
 
@@ -295,6 +310,24 @@ class Bench:
                 ("update", play(changed_spec, "present")), ("destroy", play(changed_spec, "absent"))]
         return plan, ROOT, env, ansible_changed, play(spec, "absent")
 
+    def tofu_plan(self, size, run):
+        self.tofu = self.tofu or ensure_tofu()
+        work = self.tmp / self.names("tofu", size, run)[0].rstrip("-")
+        spec, changed_spec = (json.loads(Path(p).read_text()) for p in self.spec_files("tofu", size, run))
+        version = tofu_config.provider_version()
+        tofu_config.write(spec, work, version)
+        # The provider from bin/tofu-plugins only (nothing fetched); no colours, no prompts.
+        env = {**self.env, "TF_CLI_CONFIG_FILE": str(ROOT / "bin/tofu.tfrc"), "TF_IN_AUTOMATION": "1",
+               "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
+        tofu = [str(self.tofu)]
+        subprocess.run(tofu + ["init", "-no-color"], cwd=work, env=env, check=True, capture_output=True)
+        apply = tofu + ["apply", "-no-color", "-auto-approve"]
+        plan = [("create", apply), ("preview", tofu + ["plan", "-no-color", "-refresh=false"]),
+                ("refresh-preview", tofu + ["plan", "-no-color"]), ("rerun", apply),
+                ("update", apply, lambda: tofu_config.write(changed_spec, work, version)),
+                ("destroy", tofu + ["destroy", "-no-color", "-auto-approve"])]
+        return plan, work, env, tofu_changed, tofu + ["destroy", "-no-color", "-auto-approve"]
+
     def profile(self, sizes) -> dict:
         """Where a no-change preview's time goes: engine start-up alone (an empty Python program) and
         this project's own Python (imports, settings, declaration; benchmarks/program_time.py)."""
@@ -315,6 +348,12 @@ class Bench:
             profile[size] = [json.loads(subprocess.run(program, cwd=ROOT, check=True, capture_output=True, text=True).stdout)
                              for _ in range(3)]
         return profile
+
+
+def ensure_tofu() -> Path:
+    """bin/tofu, its provider mirror and CLI config: tools/tofu/build.sh (cached; cold, some minutes)."""
+    subprocess.run([str(TOFU_BUILD)], check=True)
+    return ROOT / "bin/tofu"
 
 
 def ensure_ansible_venv() -> Path:
@@ -349,6 +388,8 @@ def versions(bench: Bench) -> dict:
                                        "import importlib.metadata as m; print(m.version('ansible'), '/', m.version('ansible-core'))"]),
         "openstack.cloud collection": collection,
         "openstacksdk (Ansible venv)": out([str(ans / "python"), "-c", "import importlib.metadata as m; print(m.version('openstacksdk'))"]),
+        **({"OpenTofu / terraform-provider-openstack": f"{out([str(bench.tofu), 'version'])} / {tofu_config.provider_version()}"}
+           if bench.tofu else {}),
         "Python": platform.python_version(),
     }
 
@@ -370,7 +411,7 @@ def fmt(values, unit, digits=1):
 
 METRICS = (("wall", "wall", " s", 1), ("requests", "requests", "", 0), ("server_s", "API time", " s", 1),
            ("rss_mib", "peak RSS", " MiB", 0), ("changes", "changes", "", 0))
-NAMES = {"pulumi": "Pulumi", "sdk": "SDK script", "ansible": "Ansible"}
+NAMES = {"pulumi": "Pulumi", "sdk": "SDK script", "ansible": "Ansible", "tofu": "OpenTofu"}
 
 
 def values(results, tool, size, step, metric) -> list:
@@ -385,7 +426,7 @@ def median(results, tool, size, step, metric="wall"):
 
 def report(results, sizes, runs, bench, profile, started, failures) -> str:
     lines = [
-        "# Benchmarks: this project vs an openstacksdk script vs Ansible",
+        "# Benchmarks: this project vs an openstacksdk script vs Ansible vs OpenTofu",
         "",
         f"Produced by `{' '.join(['benchmarks/run.py', *sys.argv[1:]])}`; do not edit by hand.",
         "",
@@ -400,10 +441,13 @@ def report(results, sizes, runs, bench, profile, started, failures) -> str:
         "Cells: median (min–max) over the runs. Ratio = tool / Pulumi (median over median); above 1 means",
         "Pulumi is faster or lighter. `requests`: HTTP requests the devcloud's services logged (keystone",
         "included); `API time`: the services' summed time serving them. `peak RSS`: the tool's process",
-        "tree (Pulumi: CLI, language host, Python program, OpenStack provider, PKI dynamic provider).",
+        "tree (Pulumi: CLI, language host, Python program, OpenStack provider, PKI dynamic provider;",
+        "OpenTofu: tofu and terraform-provider-openstack).",
         "",
-        "Steps: `create` cold create; `preview` `pulumi preview` with no change (Pulumi only);",
-        "`rerun` the same apply again with nothing changed (`pulumi up`, the script, the playbook);",
+        "Steps: `create` cold create; `preview` no-change preview without refresh (`pulumi preview`,",
+        "`tofu plan -refresh=false`); `refresh-preview` the same with refresh (`pulumi preview --refresh`,",
+        "`tofu plan`: OpenTofu's default); `rerun` the same apply again with nothing changed (`pulumi up`,",
+        "the script, the playbook, `tofu apply`);",
         "`update` one change (the management subnet's DNS servers); `destroy` everything but quotas.",
         "`changes` = what the tool *reports* as changed: Pulumi resources (components and the stack",
         "aside), Ansible tasks (as its recap counts them), the script's writes. A no-change run should",
@@ -414,8 +458,8 @@ def report(results, sizes, runs, bench, profile, started, failures) -> str:
         lines += [f"## {size} controller hosts", "",
                   f"Cloud objects in the set: {results[('resources', size)]} (Pulumi adds its PKI, local only, and "
                   "component resources).", "",
-                  "| step | metric | Pulumi | SDK script | Ansible | SDK / Pulumi | Ansible / Pulumi |",
-                  "| --- | --- | --- | --- | --- | --- | --- |"]
+                  "| step | metric | Pulumi | SDK script | Ansible | OpenTofu | SDK / Pulumi | Ansible / Pulumi | OpenTofu / Pulumi |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for step in STEPS:
             for metric, label, unit, digits in METRICS:
                 cells = [fmt(values(results, tool, size, step, metric), unit, digits) for tool in TOOLS]
@@ -423,7 +467,7 @@ def report(results, sizes, runs, bench, profile, started, failures) -> str:
                     continue
                 base = median(results, "pulumi", size, step, metric)
                 ratios = []
-                for tool in ("sdk", "ansible"):
+                for tool in ("sdk", "ansible", "tofu"):
                     other = median(results, tool, size, step, metric)
                     ratios.append(f"{other / base:.2f}" if base and other is not None and metric != "changes" else "—")
                 lines.append(f"| {step} | {label} | " + " | ".join(cells + ratios) + " |")
@@ -441,7 +485,7 @@ def growth(results, sizes) -> list:
         return []
     lines = ["## Cost growth", "", f"Median wall time per size, and its factor over the {sizes[0]}-host size.", "",
              "| step | tool | " + " | ".join(f"{s} hosts" for s in sizes) + " |", "| --- | --- |" + " --- |" * len(sizes)]
-    for step in ("create", "rerun", "preview", "destroy"):
+    for step in ("create", "rerun", "preview", "refresh-preview", "destroy"):
         for tool in TOOLS:
             walls = [median(results, tool, size, step) for size in sizes]
             if walls[0] is None:
@@ -473,6 +517,18 @@ def goals(results, sizes) -> list:
             goal, met = ("within 2× of the script", ours <= 2 * script) if i == 0 else ("faster than the script", ours < script)
             lines.append(f"| cold create {goal} ({size} hosts) | Pulumi {ours:.1f} s, script {script:.1f} s "
                          f"({ours / script:.2f}×) | {'yes' if met else 'no'} |")
+    # Against OpenTofu (issue 18): its no-change plan refreshes by default, so both previews are held to it.
+    for size in sizes:
+        plan, apply = median(results, "tofu", size, "refresh-preview"), median(results, "tofu", size, "create")
+        for label, ours, limit in (("`pulumi preview`", median(results, "pulumi", size, "preview"), 2),
+                                   ("`pulumi preview --refresh`", median(results, "pulumi", size, "refresh-preview"), 3)):
+            if ours and plan:
+                lines.append(f"| {label} ≤ {limit}× `tofu plan` (with refresh; {size} hosts) | {ours:.2f} s / {plan:.2f} s "
+                             f"= {ours / plan:.1f}× | {'yes' if ours <= limit * plan else 'no'} |")
+        ours = median(results, "pulumi", size, "create")
+        if ours and apply:
+            lines.append(f"| cold `pulumi up` ≤ 1.5× `tofu apply` ({size} hosts) | {ours:.1f} s / {apply:.1f} s = "
+                         f"{ours / apply:.1f}× | {'yes' if ours <= 1.5 * apply else 'no'} |")
     return lines + [""]
 
 
@@ -506,6 +562,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sizes", default="3,10,30", help="controller hosts, comma-separated")
     parser.add_argument("--tools", default=",".join(TOOLS), help="comma-separated, of " + ", ".join(TOOLS))
+    parser.add_argument("--out", type=Path, default=OUT, help=f"the report (default {OUT.name})")
     args = parser.parse_args()
     runs = 1 if args.quick else args.runs
     sizes = [3] if args.quick else [int(s) for s in args.sizes.split(",")]
@@ -530,8 +587,8 @@ def main() -> int:
                     f"{step} {r['wall']:.1f} s/{r['requests']} req/{r['rss_mib']:.0f} MiB/{len(r['changed'])} changed"
                     for step, r in res.items()), flush=True)
     profile = bench.profile(sizes) if "pulumi" in tools else None
-    OUT.write_text(report(results, sizes, runs, bench, profile, started, failures))
-    print(f"wrote {OUT}; every step's output and requests are in {OUTPUT}")
+    args.out.write_text(report(results, sizes, runs, bench, profile, started, failures))
+    print(f"wrote {args.out}; every step's output and requests are in {OUTPUT}")
     shutil.rmtree(bench.tmp, ignore_errors=True)
     return 1 if failures else 0
 

@@ -1,11 +1,14 @@
 """benchmarks/run.py's own logic: what it reads from each tool's output and from the services' request
-logs, and that the resource set handed to the script and the playbook is the one this project declares.
+logs, and that the resource set handed to the script, the playbook and OpenTofu is the one this project
+declares.
 
-The output excerpts are from real runs of the three tools on the devcloud.
+The output excerpts are from real runs of the tools on the devcloud.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from collections import Counter
 
@@ -16,6 +19,7 @@ from octavia_support import FAST_PKI, ROOT, SSH_PUBLIC_KEY, declare, engine_stri
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import run as bench  # noqa: E402
+from benchmarks import tofu_config  # noqa: E402
 from testbed.stacks import make_test_image  # noqa: E402
 
 PULUMI_UPDATE = """\
@@ -112,3 +116,78 @@ def test_the_spec_for_the_script_and_the_playbook_is_the_set_this_project_declar
     in_spec = {spec[kind]["name"] for kind in ("network", "subnet", "flavor", "keypair", "image")}
     in_spec |= {item["name"] for kind in ("security_groups", "ports", "octavia_flavors") for item in spec[kind]}
     assert named == in_spec
+
+
+# The OpenTofu configuration's resource types and the program's Pulumi types for the same objects.
+TOFU_TYPES = {
+    "openstack_networking_network_v2": "openstack:networking/network:Network",
+    "openstack_networking_subnet_v2": "openstack:networking/subnet:Subnet",
+    "openstack_networking_secgroup_v2": "openstack:networking/secGroup:SecGroup",
+    "openstack_networking_secgroup_rule_v2": "openstack:networking/secGroupRule:SecGroupRule",
+    "openstack_networking_port_v2": "openstack:networking/port:Port",
+    "openstack_compute_flavor_v2": "openstack:compute/flavor:Flavor",
+    "openstack_compute_flavor_access_v2": "openstack:compute/flavorAccess:FlavorAccess",
+    "openstack_compute_keypair_v2": "openstack:compute/keypair:Keypair",
+    "openstack_images_image_v2": "openstack:images/image:Image",
+    "openstack_lb_flavorprofile_v2": "openstack:loadbalancer/flavorprofileV2:FlavorprofileV2",
+    "openstack_lb_flavor_v2": "openstack:loadbalancer/flavorV2:FlavorV2",
+    "openstack_compute_quotaset_v2": "openstack:compute/quotaSetV2:QuotaSetV2",
+    "openstack_networking_quota_v2": "openstack:networking/quotaV2:QuotaV2",
+}
+
+
+@pytest.mark.parametrize("hosts", [1, 3])
+def test_the_opentofu_configuration_declares_the_objects_this_project_declares(tmp_path, hosts):
+    image = tmp_path / "amphora.qcow2"
+    make_test_image(image, "1M")
+    config = bench.stack_config("b-", "phys-b", hosts, SSH_PUBLIC_KEY, str(image), [])
+    spec = bench.spec_for(config, ROOT)
+    tofu = tofu_config.tofu_config(spec, "3.4.0")
+    typed = decode_config({key: engine_string(value) for key, value in {**config, "pki": FAST_PKI}.items()})
+    run = declare(typed)
+    ours = [r for r in run.resources if r.type.startswith("openstack:")]
+    resources = tofu["resource"]
+    assert set(resources) == set(TOFU_TYPES)
+    assert Counter({TOFU_TYPES[kind]: len(blocks) for kind, blocks in resources.items()}) == Counter(r.type for r in ours)
+    # The same OpenStack names.
+    assert ({block["name"] for blocks in resources.values() for block in blocks.values() if "name" in block}
+            == {r.inputs["name"] for r in ours if r.inputs.get("name")})
+    # The same rules, and the keypair for Octavia's service user (looked up by name, as the program does).
+    rules = {(r.inputs["protocol"], r.inputs.get("portRangeMin"), r.inputs["remoteIpPrefix"])
+             for r in ours if r.type == TOFU_TYPES["openstack_networking_secgroup_rule_v2"]}
+    assert rules == {(b["protocol"], b["port_range_min"], b["remote_ip_prefix"])
+                     for b in resources["openstack_networking_secgroup_rule_v2"].values()}
+    assert resources["openstack_compute_keypair_v2"]["amphora"]["user_id"] == "${data.openstack_identity_user_v3.octavia.id}"
+    assert tofu["data"]["openstack_identity_user_v3"]["octavia"] == {"name": spec["keypair"]["user"],
+                                                                    "domain_id": spec["keypair"]["user_domain"]}
+    # Every reference names a block the configuration declares.
+    declared = {f"{kind}.{name}" for kind, blocks in resources.items() for name in blocks}
+    declared |= {f"data.{kind}.{name}" for kind, blocks in tofu["data"].items() for name in blocks}
+    text = json.dumps(tofu)
+    assert set(re.findall(r"\b((?:data\.)?openstack_\w+\.\w+)\.id\b", text)) <= declared
+    assert all(dep in declared for blocks in resources.values() for b in blocks.values() for dep in b.get("depends_on", []))
+
+
+TOFU_APPLY = """\
+OpenTofu will perform the following actions:
+
+  # openstack_networking_subnet_v2.mgmt will be updated in-place
+  ~ resource "openstack_networking_subnet_v2" "mgmt" {
+Plan: 0 to add, 1 to change, 0 to destroy.
+openstack_networking_subnet_v2.mgmt: Modifying... [id=5b0e]
+openstack_networking_subnet_v2.mgmt: Modifications complete after 1s [id=5b0e]
+
+Apply complete! Resources: 0 added, 1 changed, 0 destroyed.
+"""
+
+TOFU_PLAN = """\
+  # openstack_networking_subnet_v2.mgmt will be updated in-place
+  ~ resource "openstack_networking_subnet_v2" "mgmt" {
+Plan: 0 to add, 1 to change, 0 to destroy.
+"""
+
+
+def test_opentofu_changes_are_the_finished_operations_or_the_planned_ones():
+    assert bench.tofu_changed(TOFU_APPLY) == ["openstack_networking_subnet_v2.mgmt"]
+    assert bench.tofu_changed(TOFU_PLAN) == ["openstack_networking_subnet_v2.mgmt"]
+    assert bench.tofu_changed("No changes. Your infrastructure matches the configuration.\n") == []
