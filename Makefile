@@ -127,6 +127,14 @@ from-osa:  ## stack file from OpenStack-Ansible user_variables (FILE=... [USER_C
 	@[ -n "$(FILE)" ] || { echo "usage: make from-osa FILE='user_variables.yml ...' [USER_CONFIG=openstack_user_config.yml] [STACK=name] [ARGS=...]" >&2; exit 2; }
 	.venv/bin/python -m tools.from_osa $(FILE) $(if $(USER_CONFIG),--user-config $(USER_CONFIG)) $(if $(filter command line environment,$(origin STACK)),--stack $(STACK)) $(ARGS)
 
+# Import what OpenStack-Ansible (FROM=osa) or kolla-ansible (FROM=kolla) made into STACK before its
+# first up (tools/adopt.py; docs/runbook.md, "Adopt resources created by ..."). ARGS= e.g.
+# "--vars /etc/openstack_deploy/user_variables.yml --dry-run".
+.PHONY: adopt
+adopt:  ## import OSA/kolla's security groups, flavor, image, ports into STACK (FROM=osa|kolla, ARGS=...)
+	@$(USE_STACK)
+	$(patsubst pulumi,,$(PULUMI)) .venv/bin/python -m tools.adopt --stack $(STACK) --from $(or $(FROM),osa) $(ARGS)
+
 pg-state:  ## a local PostgreSQL for trying the team state backend (tools/pg_state.py)
 	python3 tools/pg_state.py start
 
