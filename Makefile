@@ -44,7 +44,7 @@ CHECK_STACK := .venv/bin/python -m tools.check_stack stacks/Pulumi.$(STACK).yaml
 # Every preview and up runs the policy pack (policy/README.md).
 POLICY := --policy-pack policy
 
-.PHONY: amphora-image amphora-image-preflight from-osa help quickstart preview-md pg-state setup devcloud devcloud-stop devcloud-status devcloud-reset devcloud-octavia stack-init up preview destroy outputs test bench clean
+.PHONY: amphora-image amphora-image-preflight from-osa help quickstart preview-md pg-state setup devcloud devcloud-stop devcloud-status devcloud-reset devcloud-octavia stack-init up preview destroy recover outputs test bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 26
@@ -100,6 +100,11 @@ preview-md: .state/amphora-test.qcow2  ## Markdown summary of STACK's preview (f
 destroy:  ## pulumi destroy of STACK
 	@$(USE_STACK)
 	$(PULUMI) destroy --yes --stack $(STACK)
+
+# After a killed `pulumi` (docs/runbook.md, "Recover from a failed pulumi up"): tools/recover.py.
+recover:  ## after a killed pulumi: release its stale lock, settle pending creates with the cloud, refresh STACK
+	@$(USE_STACK)
+	$(patsubst pulumi,,$(PULUMI)) .venv/bin/python -m tools.recover --stack $(STACK)
 
 outputs:  ## the outputs of STACK (secrets shown: use with care)
 	@$(USE_STACK)

@@ -1,0 +1,103 @@
+"""docs/runbook.md's procedures as the tests run them: the commands are read from the document.
+
+A procedure's commands are a fenced block right after a marker line:
+
+    <!-- runbook-test: killed-pulumi -->
+    ```sh
+    make recover STACK=<env>
+    pulumi preview --diff -s <env>
+    ```
+
+Placeholders are substituted (`<env>`: the stack's name; others by the test, e.g. `<URN>`), each
+line runs on its own in bash (a trailing `\\` continues it) in the stack's project directory with
+the stack's environment, as an operator's shell after `source tools/env.sh` would. Confirmations are
+answered as an operator does after reading the preview (PULUMI_SKIP_CONFIRMATIONS=true), which is
+the only thing added. So the document and the tests cannot drift: change a command in the runbook
+and the test runs the new one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from pulumi import automation as auto
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNBOOK = ROOT / "docs" / "runbook.md"
+MARKER = re.compile(r"^<!-- runbook-test: (?P<name>[a-z0-9-]+) -->\n```(?:sh|bash|console)?\n(?P<body>.*?)^```$",
+                    re.MULTILINE | re.DOTALL)
+PLACEHOLDER = re.compile(r"<([A-Za-z][A-Za-z ]*)>")
+
+
+def procedures(text: str | None = None) -> dict[str, list[str]]:
+    """Every marked block of the runbook: name -> its commands (continuation lines joined)."""
+    text = RUNBOOK.read_text() if text is None else text
+    found: dict[str, list[str]] = {}
+    for match in MARKER.finditer(text):
+        if match["name"] in found:
+            raise ValueError(f"runbook-test {match['name']!r} marks two blocks")
+        commands, pending = [], ""
+        for line in match["body"].splitlines():
+            line = pending + line.strip()
+            if line.endswith("\\"):
+                pending = line[:-1] + " "
+                continue
+            pending = ""
+            if line and not line.startswith("#"):
+                commands.append(line)
+        found[match["name"]] = commands
+    return found
+
+
+def commands(name: str, **values: str) -> list[str]:
+    """The named procedure's commands with their placeholders filled; a placeholder left is an error."""
+    try:
+        block = procedures()[name]
+    except KeyError:
+        raise KeyError(f"docs/runbook.md has no block marked <!-- runbook-test: {name} -->") from None
+    filled = []
+    for command in block:
+        for key, value in values.items():
+            command = command.replace(f"<{key}>", value)
+        left = PLACEHOLDER.findall(command)
+        if left:
+            raise ValueError(f"runbook-test {name}: no value for <{left[0]}> in {command!r}")
+        filled.append(command)
+    return filled
+
+
+@dataclass
+class Ran:
+    command: str
+    returncode: int
+    output: str
+
+
+def operator_shell(stack: auto.Stack) -> tuple[Path, dict]:
+    """The stack's project directory, ready for `make` (the Makefile and tools/ linked in), and
+    the environment of `source tools/env.sh` there (the stack's backend, passphrase, cloud)."""
+    work_dir = Path(stack.workspace.work_dir)
+    for entry in ("Makefile", "tools"):
+        if not (work_dir / entry).exists():
+            (work_dir / entry).symlink_to(ROOT / entry)
+    env = {**os.environ, **stack.workspace.env_vars, "PULUMI_SKIP_CONFIRMATIONS": "true"}
+    return work_dir, env
+
+
+def run(stack: auto.Stack, name: str, check: bool = True, timeout: float = 900, **values: str) -> list[Ran]:
+    """Run the named procedure on the stack, command by command; stop at the first failure
+    (an AssertionError naming the command and its output) unless check is False."""
+    work_dir, env = operator_shell(stack)
+    done = []
+    for command in commands(name, env=stack.name, **values):
+        result = subprocess.run(["bash", "-c", command], cwd=work_dir, env=env, capture_output=True, text=True,
+                                timeout=timeout)
+        done.append(Ran(command, result.returncode, result.stdout + result.stderr))
+        print(f"$ {command}  # exit {result.returncode}\n{result.stdout}{result.stderr}")
+        if check and result.returncode:
+            raise AssertionError(f"runbook {name}: `{command}` exited {result.returncode}:\n{result.stdout}{result.stderr}")
+    return done
