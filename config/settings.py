@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import serialization
 
 from config.errors import ConfigError
 from config.image_manifest import SUFFIX as MANIFEST_SUFFIX, file_sha256, read_manifest
-from config.netmath import IPAddress, IPNetwork, IpRange, default_pools, first_overlap
+from config.netmath import IPAddress, IPNetwork, IpRange, default_pools, first_overlap, subtract, usable_range
 from config.pki import parse_pki_settings
 from config.schema import ConfigKey, load_schema
 from config.sources import parse_allowed_open_prefixes, parse_extra_sources
@@ -819,9 +819,11 @@ def _zone_network(path, record, name, values, network: NetworkSettings, read_sub
     if adopting:
         return _adopted_zone_network(path, record, name, cidr, network, read_subnet)
     gateway = _zone_gateway(path, record, cidr)
-    pools_configured = "allocation_pools" in record
-    pools = _zone_pools(path, record, cidr) if pools_configured else default_pools(cidr, gateway)
     nexthop = _address(f"{path}.nexthop", record["nexthop"]) if "nexthop" in record else None
+    if "allocation_pools" in record:
+        pools = _zone_pools(path, record, cidr)
+    else:  # Neutron's default less the router's address, which the subnet must then be told
+        pools = subtract(usable_range(cidr), [address for address in (gateway, nexthop) if address])
     for address, field in ((gateway, "gateway_ip"), (nexthop, "nexthop")):
         if address is not None and (address not in cidr or address in (cidr.network_address, cidr.broadcast_address)):
             raise ConfigError(f"{path}.{field}", record[field], f"a host address inside {cidr}")
@@ -841,7 +843,7 @@ def _zone_network(path, record, name, values, network: NetworkSettings, read_sub
         mtu=network.mtu,
         cidr=cidr,
         allocation_pools=pools,
-        pools_configured=pools_configured,
+        pools_configured=True,
         gateway_ip=gateway,
         enable_dhcp=network.enable_dhcp,
         dns_servers=network.dns_servers,

@@ -12,8 +12,8 @@ in two formats a deployment tool or an operator applies:
   `iptables-restore --noflush` / `ip6tables-restore --noflush` (without --noflush, iptables-restore
   would flush the host's other filter rules). Re-applying adds a second, identical jump.
 
-Only addresses of the management subnet may send heartbeats and offloaded logs; ICMP and replies
-are accepted in both IP families (ICMPv6 carries IPv6 neighbour discovery and router adverts).
+Only addresses of the management subnet, and of availability zones' own management subnets, may
+send heartbeats and offloaded logs; ICMP and replies are accepted in both IP families (ICMPv6 carries IPv6 neighbour discovery and router adverts).
 """
 
 from __future__ import annotations
@@ -55,13 +55,13 @@ def firewall_rules(settings: Settings) -> tuple[FirewallRule, ...]:
 
 def render_health_manager_firewalls(settings: Settings) -> dict[str, dict[str, str]]:
     """{host: {interface, nftables, iptables, ip6tables}} for every health-manager host."""
-    rules, cidr = firewall_rules(settings), settings.network.cidr
+    rules, cidr, zones = firewall_rules(settings), settings.network.cidr, settings.zone_subnets
     return {
         host.name: {
             "interface": host.interface,
-            "nftables": render_nftables(host.name, host.interface, cidr, rules),
-            "iptables": render_iptables(host.name, host.interface, cidr, rules, ip_version=4),
-            "ip6tables": render_iptables(host.name, host.interface, cidr, rules, ip_version=6),
+            "nftables": render_nftables(host.name, host.interface, cidr, rules, zones),
+            "iptables": render_iptables(host.name, host.interface, cidr, rules, ip_version=4, zone_subnets=zones),
+            "ip6tables": render_iptables(host.name, host.interface, cidr, rules, ip_version=6, zone_subnets=zones),
         }
         for host in settings.health_managers
     }
@@ -83,8 +83,12 @@ _NFT_MATCH = {
 }
 
 
-def render_nftables(host: str, interface: str, cidr: IPNetwork, rules: tuple[FirewallRule, ...]) -> str:
-    source = f"{'ip' if cidr.version == 4 else 'ip6'} saddr {cidr} "
+def render_nftables(
+    host: str, interface: str, cidr: IPNetwork, rules: tuple[FirewallRule, ...], zone_subnets: tuple = ()
+) -> str:
+    """zone_subnets: availability zones' own subnets, admitted like the management subnet."""
+    networks = ", ".join(str(network) for network in (cidr, *zone_subnets))
+    source = f"{'ip' if cidr.version == 4 else 'ip6'} saddr {f'{{ {networks} }}' if zone_subnets else cidr} "
     body = [
         f"\t\t{source if rule.from_mgmt_subnet else ''}{_NFT_MATCH[rule.match](rule)} accept comment \"{rule.key}\""
         for rule in rules
@@ -123,19 +127,21 @@ def _iptables_match(rule: FirewallRule, ip_version: int) -> str:
 
 
 def render_iptables(
-    host: str, interface: str, cidr: IPNetwork, rules: tuple[FirewallRule, ...], ip_version: int
+    host: str, interface: str, cidr: IPNetwork, rules: tuple[FirewallRule, ...], ip_version: int,
+    zone_subnets: tuple = (),
 ) -> str:
-    """The iptables-restore (ip_version 4) or ip6tables-restore (6) file."""
+    """The iptables-restore (ip_version 4) or ip6tables-restore (6) file; zone_subnets as for nftables,
+    one rule per source."""
     command = "iptables-restore" if ip_version == 4 else "ip6tables-restore"
     body = []
     for rule in rules:
         if rule.from_mgmt_subnet and cidr.version != ip_version:
             continue  # the management subnet has no addresses of this family
-        source = f"-s {cidr} " if rule.from_mgmt_subnet else ""
-        body.append(
-            f"-A {IPTABLES_CHAIN} {source}{_iptables_match(rule, ip_version)} "
-            f'-m comment --comment "{rule.key}" -j ACCEPT'
-        )
+        for source in [f"-s {network} " for network in (cidr, *zone_subnets)] if rule.from_mgmt_subnet else [""]:
+            body.append(
+                f"-A {IPTABLES_CHAIN} {source}{_iptables_match(rule, ip_version)} "
+                f'-m comment --comment "{rule.key}" -j ACCEPT'
+            )
     lines = [
         *_header(host, interface, cidr, f"{command} --noflush FILE (other rules stay)"),
         "*filter",

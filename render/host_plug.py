@@ -19,7 +19,10 @@ health-manager host, as a POSIX shell script:
   prefix but not as a default route (the management router is no way out for the controller); no
   temporary addresses (port security drops any source address but the port's). The port's address
   is also set at once, so the health manager can bind it before the first advertisement;
-- the management MTU, when the stack sets one.
+- the management MTU, when the stack sets one;
+- a route to each availability zone's own management subnet through the router the management
+  subnet knows for it (the most specific `mgmt_host_routes` entry covering it, else
+  `mgmt_gateway_ip`), so the controller answers amphorae there.
 
 Every step can be re-run: `--may-exist`, `ip addr replace`. Values are shell-quoted, though they
 are Neutron IDs, MACs, addresses and validated interface names.
@@ -53,7 +56,7 @@ def render_health_manager_plugs(
     """{host: {interface, port_id, mac_address, ip_address, prefix_length, addressing, bridge, ovs}}
     for every health-manager host; ports is {host: {id, mac_address, ip_address}} as Neutron made
     them."""
-    network = settings.network
+    network, routes = settings.network, zone_routes(settings)
     return {
         host.name: render_host_plug(
             host.name,
@@ -63,9 +66,21 @@ def render_health_manager_plugs(
             ports[host.name]["ip_address"],
             network.cidr,
             network.mtu,
+            routes,
         )
         for host in settings.health_managers
     }
+
+
+def zone_routes(settings: Settings) -> tuple[tuple[IPNetwork, object], ...]:
+    """(zone subnet, next hop on the management subnet) for each zone with a subnet of its own;
+    the settings refuse a zone subnet without either (config.settings._check_route_back)."""
+    network, routes = settings.network, []
+    for cidr in settings.zone_subnets:
+        covering = [route for route in network.host_routes if cidr.subnet_of(route.destination)]
+        best = max(covering, key=lambda route: route.destination.prefixlen, default=None)
+        routes.append((cidr, best.nexthop if best else network.gateway_ip))
+    return tuple(routes)
 
 
 def render_host_plug(
@@ -76,6 +91,7 @@ def render_host_plug(
     ip_address: str,
     cidr: IPNetwork,
     mtu: Optional[int] = None,
+    routes: tuple = (),
 ) -> dict[str, object]:
     """One host's plug: the port's identity and the script that binds an interface to it."""
     address = ipaddress.ip_address(ip_address)
@@ -88,7 +104,7 @@ def render_host_plug(
         "prefix_length": cidr.prefixlen,
         "addressing": addressing,
         "bridge": DEFAULT_BRIDGE,
-        "ovs": render_ovs_script(host, interface, port_id, mac_address, address, cidr, mtu),
+        "ovs": render_ovs_script(host, interface, port_id, mac_address, address, cidr, mtu, routes),
     }
 
 
@@ -100,6 +116,7 @@ def render_ovs_script(
     address: ipaddress.IPv4Address | ipaddress.IPv6Address,
     cidr: IPNetwork,
     mtu: Optional[int] = None,
+    routes: tuple = (),
 ) -> str:
     q = shlex.quote
     iface, mac = q(interface), q(mac_address)
@@ -123,4 +140,5 @@ def render_ovs_script(
         lines += [f"sysctl -q -w {q(f'net.ipv6.conf.{path}.{key}={value}')}" for key, value in IPV6_SYSCTLS]
     lines.append(f"ip link set {iface} up")
     lines.append(f"ip addr replace {q(f'{address}/{cidr.prefixlen}')} dev {iface}")
+    lines += [f"ip route replace {q(str(destination))} via {q(str(nexthop))} dev {iface}" for destination, nexthop in routes]
     return "\n".join(lines) + "\n"
