@@ -132,7 +132,10 @@ def stack_config(prefix: str, physnet: str, hosts: int, public_key: str, image: 
     base = {k.split(":", 1)[1]: v for k, v in base.items()}
     base.update(name_prefix=prefix, mgmt_physical_network=physnet, ssh_public_key=public_key,
                 health_managers=[{"host": f"ctl{i}"} for i in range(1, hosts + 1)],
-                amp_images=[{"version": "bench", "source": image}], mgmt_dns_servers=dns)
+                amp_images=[{"version": "bench", "source": image}], mgmt_dns_servers=dns,
+                # A tag of its own: the devcloud's service project holds other stacks' tagged images,
+                # and the program refuses a tag it shares with images it did not make.
+                amp_image_tag=f"{prefix}amphora")
     return base
 
 
