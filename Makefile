@@ -82,12 +82,13 @@ stack-init:  ## create STACK with SECRETS_PROVIDER (default passphrase: your own
 up: .state/amphora-test.qcow2  ## pulumi up of STACK (default local), then its outputs
 	@$(USE_STACK)
 	@$(CHECK_STACK)
-	$(PULUMI) up --yes $(POLICY) --stack $(STACK) && $(PULUMI) stack output --stack $(STACK)
+	@# tools/failure_summary.py: a failed run ends with the failing resources and the cloud's errors.
+	$(PULUMI) up --yes $(POLICY) --stack $(STACK) 2>&1 | .venv/bin/python -m tools.failure_summary up && $(PULUMI) stack output --stack $(STACK)
 
 preview: .state/amphora-test.qcow2  ## pulumi preview --diff of STACK
 	@$(USE_STACK)
 	@$(CHECK_STACK)
-	$(PULUMI) preview --diff $(POLICY) --stack $(STACK)
+	$(PULUMI) preview --diff $(POLICY) --stack $(STACK) 2>&1 | .venv/bin/python -m tools.failure_summary preview
 
 preview-md: .state/amphora-test.qcow2  ## Markdown summary of STACK's preview (for CI comments)
 	@$(USE_STACK) >&2

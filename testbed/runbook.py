@@ -78,10 +78,10 @@ class Ran:
 
 
 def operator_shell(stack: auto.Stack) -> tuple[Path, dict]:
-    """The stack's project directory, ready for `make` (the Makefile and tools/ linked in), and
+    """The stack's project directory, ready for `make` (the Makefile, tools/ and policy/ linked in), and
     the environment of `source tools/env.sh` there (the stack's backend, passphrase, cloud)."""
     work_dir = Path(stack.workspace.work_dir)
-    for entry in ("Makefile", "tools"):
+    for entry in ("Makefile", "tools", "policy"):
         if not (work_dir / entry).exists():
             (work_dir / entry).symlink_to(ROOT / entry)
     env = {**os.environ, **stack.workspace.env_vars, "PULUMI_SKIP_CONFIRMATIONS": "true"}

@@ -10,11 +10,13 @@ deploys with the policy pack and a warning from both.
 
 import datetime
 import json
+import subprocess
 from pathlib import Path
 
 from pulumi import automation as auto
 
 from components import pki_crypto as crypto
+from testbed import runbook
 from testbed.stacks import connect, pki_stack, python_project, remove_pki_stack
 from testbed.devcloud_support import cloud_objects, counts, prefix_of
 
@@ -121,3 +123,25 @@ def test_world_open_ssh_rule_is_stopped(stacks, tmp_path):
     assert "is open to 0.0.0.0/0" in output
     assert "ssh-rule-only-when-ssh-enabled" in output
     assert "allows SSH (TCP 22) but SSH is not enabled" in output
+
+
+def test_a_failed_make_up_ends_with_the_failing_resource_and_the_clouds_error(stacks):
+    """Under the policy pack, a resource registered after a failure used to be reported last with
+    `failed to run remediation: context canceled` (tools/failure_summary.py). Nova refuses the
+    amphora flavor here: its name is taken."""
+    stack = stacks.create("local", {"amp_flavor_name": "taken"})
+    conn = connect(stacks.env)
+    taken = conn.compute.create_flavor(name=f"{prefix_of(stack)}taken", ram=512, vcpus=1, disk=1, is_public=False)
+    try:
+        work_dir, env = runbook.operator_shell(stack)
+        result = subprocess.run(["make", "--no-print-directory", "up", f"STACK={stack.name}"], cwd=work_dir, env=env,
+                                capture_output=True, text=True, timeout=600)
+    finally:
+        conn.compute.delete_flavor(taken)
+    assert result.returncode != 0, result.stdout
+    assert "failed to run remediation" not in result.stdout + result.stderr
+    assert "octavia-infra@v0.1.0" in result.stdout  # the pack ran
+    last = [line for line in result.stdout.splitlines() if line.strip()][-2:]
+    assert last[0] == "error: pulumi up failed at:", result.stdout
+    assert last[1].startswith("  openstack:compute:Flavor (octavia-amp-flavor-flavor): Error creating"), last
+    assert f"Flavor with name {prefix_of(stack)}taken already exists" in last[1] and "provider2.go" not in last[1]
