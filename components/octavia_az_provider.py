@@ -20,6 +20,7 @@ hold no attributes. openstacksdk is imported when a provider runs, not when the 
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, Optional
 
@@ -36,11 +37,20 @@ class OctaviaApiError(Exception):
     pass
 
 
+@functools.lru_cache(maxsize=1)  # one session per provider process
 def _octavia():
     """The load-balancer API of the environment's cloud (openstacksdk proxy: get/post/put/delete)."""
     import openstack
 
-    return openstack.connect().load_balancer
+    try:
+        connection = openstack.connect()
+        connection.authorize()
+    except Exception as error:  # no cloud configured, bad credentials, Keystone unreachable
+        raise OctaviaApiError(
+            "Octavia availability zones are managed with the environment's OpenStack credentials "
+            f"(OS_CLOUD with clouds.yaml, or OS_AUTH_URL and the other OS_* variables): {error}"
+        ) from None
+    return connection.load_balancer
 
 
 def _call(method: str, path: str, body: Optional[dict] = None) -> Optional[dict]:
