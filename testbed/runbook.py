@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNBOOK = ROOT / "docs" / "runbook.md"
 MARKER = re.compile(r"^<!-- runbook-test: (?P<name>[a-z0-9-]+) -->\n```(?:sh|bash|console)?\n(?P<body>.*?)^```$",
                     re.MULTILINE | re.DOTALL)
-PLACEHOLDER = re.compile(r"<([A-Za-z][A-Za-z ]*)>")
+PLACEHOLDER = re.compile(r"<([A-Za-z][A-Za-z_ ]*)>")
 
 
 def procedures(text: str | None = None) -> dict[str, list[str]]:
@@ -44,7 +44,7 @@ def procedures(text: str | None = None) -> dict[str, list[str]]:
         for line in match["body"].splitlines():
             line = pending + line.strip()
             if line.endswith("\\"):
-                pending = line[:-1] + " "
+                pending = line[:-1].rstrip() + " "
                 continue
             pending = ""
             if line and not line.startswith("#"):

@@ -5,8 +5,9 @@
   tests/unit/test_settings.py, test_bad_config_catalogue.py, test_pki_settings.py).
 - Neutron, and separately Glance, is stopped when `up` starts creating the first resource that
   needs it. The run fails with a message naming the unreachable endpoint. With the service back,
-  the documented recovery (docs/runbook.md, "Recover from a failed up": `pulumi refresh`, then
-  `pulumi up`) converges: one network, subnet, port per host and image, and nothing left to do.
+  the documented recovery (docs/runbook.md, "Recover from a failed up", its `failed-up` commands
+  read from the document: refresh, preview, up, preview --expect-no-changes) converges: one
+  network, subnet, port per host and image, and nothing left to do.
 - A second `up` while the first holds the stack is refused by the backend's lock.
 
 Stopping a devcloud service affects colleagues' tests on the same devcloud: each window lasts
@@ -21,6 +22,7 @@ import time
 import pytest
 from pulumi import automation as auto
 
+from testbed import runbook
 from testbed.devcloud_support import cloud_objects, connect, counts, prefix_of, pulumi_cli, service_stopped_on
 
 # --- bad configs: nothing reaches the cloud ----------------------------------------------------
@@ -106,11 +108,8 @@ def test_service_stopped_mid_up_then_refresh_and_up_converge(stacks, service, fi
     assert endpoint in text, text
     assert "update failed" in text or "error:" in text
 
-    # Recovery as docs/runbook.md says: refresh (state from the cloud, pending operations), then up.
-    refreshed = stack.refresh()
-    assert refreshed.summary.result == "succeeded"
-    up = stack.up()
-    assert up.summary.result == "succeeded"
+    # Recovery as docs/runbook.md says, its commands read from it: refresh, preview, up, no change left.
+    runbook.run(stack, "failed-up")
 
     # Converged: exactly the declared objects, no duplicates, nothing left to change.
     found = cloud_objects(conn, prefix_of(stack))
