@@ -17,8 +17,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -88,15 +90,16 @@ def test_killed_during_image_upload_then_runbook_recovery(stack):
     assert counts(cloud_objects(conn, prefix_of(stack))) == DECLARED
 
 
-def test_a_complete_image_left_pending_is_adopted_not_uploaded_again(stack):
-    conn = connect(stack.workspace.env_vars)
-    [before] = images_of_version(conn, stack)
-    # The state of a run killed after Glance made the image active and before Pulumi recorded it:
-    # the image's create in flight, without an ID (and the resources depending on it not yet made
-    # them depend on it).
-    # (`pulumi stack import` drops pending operations: the file backend's checkpoint is written.)
-    backend = stack.workspace.env_vars["PULUMI_BACKEND_URL"].removeprefix("file://")
-    checkpoint_file = Path(backend) / ".pulumi" / "stacks" / "octavia-infra" / f"{stack.name}.json"
+def backend_dir(stack) -> Path:
+    return Path(stack.workspace.env_vars["PULUMI_BACKEND_URL"].removeprefix("file://")) / ".pulumi"
+
+
+def leave_image_pending(stack) -> str:
+    """The state of a run killed after Glance made the image active and before Pulumi recorded it:
+    the image's create in flight, without an ID (and the resources depending on it not yet made
+    them depend on it). Returns its URN. (`pulumi stack import` drops pending operations: the file
+    backend's checkpoint is written.)"""
+    checkpoint_file = backend_dir(stack) / "stacks" / "octavia-infra" / f"{stack.name}.json"
     checkpoint = json.loads(checkpoint_file.read_text())
     deployment = checkpoint["checkpoint"]["latest"]
     [image] = [r for r in deployment["resources"] if r["type"] == IMAGE_TYPE]
@@ -109,12 +112,39 @@ def test_a_complete_image_left_pending_is_adopted_not_uploaded_again(stack):
     deployment["pending_operations"] = [{"resource": pending, "type": "creating"}]
     checkpoint_file.write_text(json.dumps(checkpoint))
     assert [op["type"] for op in state(stack)["deployment"]["pending_operations"]] == ["creating"]
+    return image["urn"]
+
+
+def test_a_complete_image_left_pending_is_adopted_not_uploaded_again(stack):
+    conn = connect(stack.workspace.env_vars)
+    [before] = images_of_version(conn, stack)
+    leave_image_pending(stack)
 
     ran = runbook.run(stack, "killed-pulumi")
     assert f"image {before.id} (active) made by the killed run: adopted into the state" in ran[0].output, ran[0].output
     [after] = images_of_version(conn, stack)
     assert after.id == before.id and stack.outputs()["amp_image_id"].value == before.id
     assert not state(stack)["deployment"].get("pending_operations")
+
+
+def test_by_hand_cancel_delete_and_clear(stack):
+    """The runbook's by-hand path: `pulumi cancel` releases a file backend's stale lock, the orphan
+    is deleted with the openstack CLI, `--clear-pending-creates` drops the record, `up` uploads anew."""
+    conn = connect(stack.workspace.env_vars)
+    [orphan] = images_of_version(conn, stack)
+    leave_image_pending(stack)
+    locks = backend_dir(stack) / "locks" / "organization" / "octavia-infra" / stack.name
+    locks.mkdir(parents=True, exist_ok=True)
+    (locks / f"{uuid.uuid4()}.json").write_text(json.dumps(
+        {"pid": 2 ** 22 + 1, "username": "root", "hostname": socket.gethostname(), "timestamp": "2026-11-29T00:00:00Z"}))
+    assert "the stack is currently locked" in pulumi_cli(stack, "refresh", "--yes", check=False).stderr
+
+    runbook.run(stack, "killed-pulumi-by-hand", **{"image name": orphan.name, "image ID": orphan.id})
+    assert not list(locks.iterdir())
+    [image] = images_of_version(conn, stack)
+    assert image.id != orphan.id and image.status == "active" and stack.outputs()["amp_image_id"].value == image.id
+    assert not state(stack)["deployment"].get("pending_operations")
+    assert counts(cloud_objects(conn, prefix_of(stack))) == DECLARED
 
 
 def test_destroy_leaves_nothing(stack):
