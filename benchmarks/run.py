@@ -375,8 +375,10 @@ def ensure_ansible_venv() -> Path:
 
 def versions(bench: Bench) -> dict:
     def out(args):
+        # tofu reads its CLI config (the mirror) from TF_CLI_CONFIG_FILE, and warns on a missing one.
+        env = {**bench.env, "TF_CLI_CONFIG_FILE": str(ROOT / "bin/tofu.tfrc")}
         try:
-            return subprocess.run(args, capture_output=True, text=True, env=bench.env).stdout.strip().splitlines()[0]
+            return subprocess.run(args, capture_output=True, text=True, env=env).stdout.strip().splitlines()[0]
         except Exception as err:  # noqa: BLE001
             return f"? ({err})"
     ans = bench.ansible_python.parent
