@@ -82,6 +82,8 @@ stack-init:  ## create STACK with SECRETS_PROVIDER (default passphrase: your own
 up: .state/amphora-test.qcow2  ## pulumi up of STACK (default local), then its outputs
 	@$(USE_STACK)
 	@$(CHECK_STACK)
+	@# Pending creates of a killed pulumi would be created again (tools/recover.py, make recover).
+	@$(patsubst pulumi,,$(PULUMI)) .venv/bin/python -m tools.recover --check --stack $(STACK)
 	@# tools/failure_summary.py: a failed run ends with the failing resources and the cloud's errors.
 	$(PULUMI) up --yes $(POLICY) --stack $(STACK) 2>&1 | .venv/bin/python -m tools.failure_summary up && $(PULUMI) stack output --stack $(STACK)
 

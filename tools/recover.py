@@ -21,6 +21,7 @@ one value per use) is not used: on the pinned CLI it exits 0 but the resource ne
 state, so the next `up` makes a duplicate.
 
     python -m tools.recover --stack <env> [--dry-run]
+    python -m tools.recover --stack <env> --check   # `make up` first: refuse while pending creates remain
 
 Runs with the environment of `tools/env.sh` (`pulumi` on PATH, OS_* credentials, the stack's
 passphrase or secrets provider). Prints one line per action; exit 1 when something needs a human.
@@ -295,13 +296,28 @@ def recover(stack: str, dry_run: bool = False, out: Callable[[str], None] = prin
     return 1 if any(why == "not looked up" for _, why in plan.clear) else 0
 
 
+def check(stack: str) -> int:
+    """`make up` runs this first: pending creates make the next `up` create those resources again
+    and leave what the dead run made as orphans (they survive even a successful `up`)."""
+    deployment = json.loads(pulumi("stack", "export", stack=stack).stdout).get("deployment") or {}
+    pending = [short(op["resource"]["urn"]) for op in deployment.get("pending_operations") or []
+               if op.get("type") == "creating"]
+    if not pending:
+        return 0
+    print(f"error: stack {stack} has {len(pending)} pending create(s) left by a pulumi that died ({', '.join(pending)}); "
+          "an up would create them again and leave what the dead run made in the cloud: run "
+          f"`make recover STACK={stack}` first (docs/runbook.md, \"Recover from a failed pulumi up\")", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.recover", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True)
     parser.add_argument("--dry-run", action="store_true", help="print what would be done, change nothing")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the stack has pending creates (make up)")
     args = parser.parse_args(argv)
     try:
-        return recover(args.stack, args.dry_run)
+        return check(args.stack) if args.check else recover(args.stack, args.dry_run)
     except RecoveryError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -1,10 +1,11 @@
 """Recovery after a killed `pulumi` (docs/runbook.md, "Recover from a failed pulumi up"), on the
 real engine against the devcloud, with the runbook's own commands (testbed/runbook.py).
 
-One stack for the module, its amphora image large enough (384 MiB of data) that the upload is
+One stack for the module, its amphora image large enough (256 MiB of data) that the upload is
 still running when `pulumi up` is killed:
 1. SIGKILL to `pulumi up`'s process group once Glance holds the image record (queued): the lock
-   stays, the image and the other creates in flight are pending creates. The `killed-pulumi`
+   stays, the image and the other creates in flight are pending creates, and `make up` refuses
+   to run until they are settled. The `killed-pulumi`
    commands of the runbook then leave exactly one image of that version (active, the stack's
    output), no pending operation, nothing left to change.
 2. A complete object left as a pending create (the image, its create recorded as in flight) is
@@ -42,7 +43,7 @@ def stack(module_stacks, tmp_path_factory):
     big = tmp_path_factory.mktemp("image") / "amphora-big.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(big), "1G"], check=True)
     # Real data (a pattern), so the upload takes seconds rather than the empty image's milliseconds.
-    subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0xab 0 384M", str(big)], check=True, capture_output=True)
+    subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0xab 0 256M", str(big)], check=True, capture_output=True)
     return module_stacks.create("local", {"amp_images": [{"version": VERSION, "source": str(big)}]})
 
 
@@ -77,6 +78,11 @@ def test_killed_during_image_upload_then_runbook_recovery(stack):
     assert locked.returncode and "the stack is currently locked" in locked.stderr + locked.stdout
     pending = state(stack)["deployment"].get("pending_operations") or []
     assert IMAGE_TYPE in {op["resource"]["type"] for op in pending if op["type"] == "creating"}, pending
+
+    # `make up` refuses to create the pending creates again, and names the recovery.
+    refused = subprocess.run(["make", "--no-print-directory", "up", f"STACK={stack.name}"], cwd=work_dir, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode and f"run `make recover STACK={stack.name}` first" in refused.stderr, refused.stderr
 
     ran = runbook.run(stack, "killed-pulumi")
     recovered = ran[0].output
