@@ -101,3 +101,28 @@ def run(stack: auto.Stack, name: str, check: bool = True, timeout: float = 900, 
         if check and result.returncode:
             raise AssertionError(f"runbook {name}: `{command}` exited {result.returncode}:\n{result.stdout}{result.stderr}")
     return done
+
+
+PREVIEW_STEP = re.compile(r"^\s*(?P<mark>\+-|-\+|\+|~|-) (?P<type>[\w/:.-]+): \((?P<op>create|update|delete|replace)\)$")
+URN_NAME = re.compile(r"\[urn=\S+::(?P<name>[^:\]]+)\]")
+UP_STEP = re.compile(r"^\s*(?:\+-|-\+|\+|~|-)\s+(?P<type>\S+) (?P<name>\S+) (?P<op>created|updated|deleted|replaced)\b")
+
+
+def steps(output: str) -> set[tuple[str, str, str]]:
+    """(resource class, resource name, op) of every change a command printed: the per-resource
+    sections of `pulumi preview --diff`, or the progress lines of `pulumi up` (past tense; its
+    own preview's lines are in the present and not counted). Provider updates are left out (a
+    config change updates the PKI's dynamic provider, which touches no resource)."""
+    found, lines = set(), output.splitlines()
+    for index, line in enumerate(lines):
+        preview = PREVIEW_STEP.match(line)
+        if preview and not preview["type"].startswith("pulumi:providers:"):
+            urn = next((URN_NAME.search(following) for following in lines[index + 1:index + 4]
+                        if URN_NAME.search(following)), None)
+            if urn:
+                found.add((preview["type"].split(":")[-1], urn["name"], preview["op"]))
+            continue
+        done = UP_STEP.match(line)
+        if done and not done["type"].startswith("pulumi:providers:"):
+            found.add((done["type"].split(":")[-1], done["name"], done["op"][:-1]))  # created -> create
+    return found

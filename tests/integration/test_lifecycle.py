@@ -2,17 +2,21 @@
 
 One stack (stacks/Pulumi.local.yaml with a unique name prefix and physical network, ICMP off at
 first) is deployed once and shared by the ordered tests of this module: `up` and every resource
-checked live; `preview` and `refresh` without changes; three config changes that must touch only
-what they concern; `destroy` leaving nothing behind. A failing step leaves the rest failing too
+checked live; `preview` and `refresh` without changes; config changes that must touch only what
+they concern (a controller host added and removed, a rule, an image version rolled out and back:
+all but the rule with docs/runbook.md's own commands, read from it by testbed/runbook.py);
+`destroy` leaving nothing behind. A failing step leaves the rest failing too
 (they share the stack), so read the first failure first.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from testbed import runbook
 from testbed.stacks import make_test_image, write_config
 from testbed.live_cloud import (
     Expected,
@@ -116,15 +120,30 @@ def test_preview_and_refresh_find_no_changes(life):
     assert preview_steps(life.stack) == set()  # what refresh read back agrees with the program
 
 
+def runbook_steps(output: str) -> set[Step]:
+    return {Step(*step) for step in runbook.steps(output)}
+
+
 def test_adding_a_controller_creates_its_port_and_resizes_the_port_quota(life):
-    write_config(life.stack, {"health_managers": [{"host": "devcloud", "ip": "172.29.232.10"}, {"host": "ctl2"}]})
+    # docs/runbook.md's commands, as written: config set, preview, up, the new list.
+    _, preview, up, listed = runbook.run(life.stack, "controller-add", n="1", host="ctl2")
     expected = {Step("Port", "octavia-health-manager-ctl2", "create"), Step("QuotaV2", "octavia-quotas-neutron", "update")}
-    assert preview_steps(life.stack) == expected
-    steps, _ = up_steps(life.stack)
-    assert steps == expected
+    assert runbook_steps(preview.output) == expected
+    assert runbook_steps(up.output) == expected
     life.want.hosts["ctl2"] = None  # allocated from the pool
     life.want.quotas["neutron"]["port"] += 1
     life.check()
+    assert len(re.findall(r"\d+\.\d+\.\d+\.\d+:5555", listed.output)) == 2, listed.output
+
+
+def test_removing_a_controller_deletes_only_its_port(life):
+    _, up, listed = runbook.run(life.stack, "controller-remove", n="1")
+    assert runbook_steps(up.output) == {Step("Port", "octavia-health-manager-ctl2", "delete"),
+                                        Step("QuotaV2", "octavia-quotas-neutron", "update")}
+    del life.want.hosts["ctl2"]
+    life.want.quotas["neutron"]["port"] -= 1
+    life.check()
+    assert re.findall(r"\d+\.\d+\.\d+\.\d+:5555", listed.output) == ["172.29.232.10:5555"], listed.output
 
 
 def test_adding_a_security_group_rule_creates_only_that_rule(life):
@@ -141,17 +160,27 @@ def test_a_new_image_version_rotates_the_tag_and_deletes_the_old_image(life):
     work_dir = life.stack.workspace.work_dir
     make_test_image(Path(work_dir) / ".state" / "amphora-next.qcow2", size="96M")
     old_image_id = life.outputs["amp_image_id"]
-    # amp_image_keep_previous is 0 on the local stack: the old version leaves Glance.
-    write_config(life.stack, {"amp_images": [{"version": "test", "source": ".state/amphora-test.qcow2"},
-                                         {"version": "next", "source": ".state/amphora-next.qcow2"}]})
+    # amp_image_keep_previous is 0 on the local stack: the old version leaves Glance. docs/runbook.md's
+    # commands, as written: two config sets appending the version, preview, up, the tagged images.
+    ran = runbook.run(life.stack, "image-rollout", n="1", version="next", amp_image_tag=life.outputs["amp_image_tag"],
+                      **{"file or URL": ".state/amphora-next.qcow2"})
     expected = {Step("Image", "octavia-amp-image-next", "create"), Step("Image", "octavia-amp-image-test", "delete")}
-    assert preview_steps(life.stack) == expected
-    steps, _ = up_steps(life.stack)
-    assert steps == expected
+    assert runbook_steps(ran[2].output) == expected
+    assert runbook_steps(ran[3].output) == expected
     life.want.images = {"next": True}
     life.check()
     assert life.outputs["amp_image_id"] != old_image_id
     assert life.conn.image.find_image(old_image_id, ignore_missing=True) is None
+    assert f"{life.prefix}amphora-x64-haproxy-next" in ran[4].output and f"{life.prefix}amphora-x64-haproxy-test" not in ran[4].output
+
+
+def test_rolling_back_the_image_tags_the_previous_version_again(life):
+    ran = runbook.run(life.stack, "image-rollback", n="1", amp_image_tag=life.outputs["amp_image_tag"])
+    assert runbook_steps(ran[1].output) == {Step("Image", "octavia-amp-image-test", "create"),
+                                            Step("Image", "octavia-amp-image-next", "delete")}
+    life.want.images = {"test": True}
+    life.check()
+    assert f"{life.prefix}amphora-x64-haproxy-test" in ran[2].output and f"{life.prefix}amphora-x64-haproxy-next" not in ran[2].output
 
 
 def test_after_the_changes_preview_finds_nothing_to_do(life):

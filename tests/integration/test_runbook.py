@@ -3,21 +3,21 @@
 Each test runs one block of the runbook marked `<!-- runbook-test: <name> -->` through
 testbed/runbook.py (commands read from the document, placeholders filled) and checks what the
 runbook says the procedure does. The tests share one local stack (deployed once) and run in order.
-Procedures run elsewhere: `failed-up` in test_faults.py, `killed-pulumi` in test_recovery.py;
-tests/unit/test_runbook_blocks.py checks that every marked block is run by some test.
+Procedures run elsewhere, on stacks those modules deploy anyway: `failed-up` in test_faults.py,
+`killed-pulumi` and `killed-pulumi-by-hand` in test_recovery.py, the controller and image blocks
+in test_lifecycle.py; tests/unit/test_runbook_blocks.py checks that every marked block is run by
+some test.
 """
 
 from __future__ import annotations
 
 import datetime
-import re
 
 import pytest
 import yaml
 
 from testbed import runbook
 from testbed.devcloud_support import cloud_objects, connect, prefix_of
-from testbed.stacks import make_test_image
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +29,6 @@ def stack(module_stacks):
 
 def outputs(stack) -> dict:
     return {name: value.value for name, value in stack.outputs().items()}
-
-
-def tagged_images(stack, listing: str) -> list[tuple[str, str]]:
-    """(name, status) of this stack's images in an `openstack image list --long` table."""
-    rows = []
-    for line in listing.splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) > 2 and cells[1].startswith(prefix_of(stack)):
-            rows.append((cells[1], next(c for c in cells if c in ("active", "queued", "saving", "importing"))))
-    return rows
 
 
 def test_cert_renewal_rehearsal(stack):
@@ -57,34 +47,6 @@ def test_cert_rotate_now(stack):
     after = outputs(stack)
     assert after["client_cert"] != before["client_cert"]
     assert after["client_ca"] == before["client_ca"]  # same CA: amphorae need no failover
-
-
-def test_image_rollout(stack):
-    before = outputs(stack)
-    make_test_image(runbook.operator_shell(stack)[0] / ".state" / "amphora-v2.qcow2")
-    ran = runbook.run(stack, "image-rollout", n="1", version="v2", **{"file or URL": ".state/amphora-v2.qcow2",
-                                                                       "amp_image_tag": before["amp_image_tag"]})
-    assert tagged_images(stack, ran[-1].output) == [(f"{prefix_of(stack)}amphora-x64-haproxy-v2", "active")]
-    assert outputs(stack)["amp_image_id"] != before["amp_image_id"]
-
-
-def test_image_rollback(stack):
-    ran = runbook.run(stack, "image-rollback", n="1", amp_image_tag=outputs(stack)["amp_image_tag"])
-    assert tagged_images(stack, ran[-1].output) == [(f"{prefix_of(stack)}amphora-x64-haproxy-test", "active")]
-
-
-def test_controller_add(stack):
-    ran = runbook.run(stack, "controller-add", n="1", host="ctl2")
-    assert len(re.findall(r"\d+\.\d+\.\d+\.\d+:5555", ran[-1].output)) == 2, ran[-1].output
-    ports = cloud_objects(connect(stack.workspace.env_vars), prefix_of(stack))["ports"]
-    assert len(ports) == 2 and any("ctl2" in port.name for port in ports)
-
-
-def test_controller_remove(stack):
-    ran = runbook.run(stack, "controller-remove", n="1")
-    assert re.findall(r"\d+\.\d+\.\d+\.\d+:5555", ran[-1].output) == ["172.29.232.10:5555"], ran[-1].output
-    ports = cloud_objects(connect(stack.workspace.env_vars), prefix_of(stack))["ports"]
-    assert [port.name for port in ports] and not any("ctl2" in port.name for port in ports)
 
 
 def test_drift(stack):

@@ -20,7 +20,7 @@ def test_every_marker_is_followed_by_a_command_block():
 
 @pytest.mark.parametrize("name", sorted(runbook.procedures()))
 def test_every_block_is_run_by_an_engine_test(name):
-    assert re.search(rf"runbook\.run\(\s*\w+,\s*\"{re.escape(name)}\"", TESTS), \
+    assert re.search(rf"runbook\.run\(\s*[\w.]+,\s*\"{re.escape(name)}\"", TESTS), \
         f"no test in tests/integration runs runbook block {name!r}"
 
 
