@@ -26,6 +26,8 @@ from pathlib import Path
 
 from pulumi import automation as auto
 
+from testbed.stacks import TRANSIENT_ERRORS, wait_for_devcloud
+
 ROOT = Path(__file__).resolve().parents[1]
 RUNBOOK = ROOT / "docs" / "runbook.md"
 MARKER = re.compile(r"^<!-- runbook-test: (?P<name>[a-z0-9-]+) -->\n```(?:sh|bash|console)?\n(?P<body>.*?)^```$",
@@ -94,8 +96,16 @@ def run(stack: auto.Stack, name: str, check: bool = True, timeout: float = 900, 
     work_dir, env = operator_shell(stack)
     done = []
     for command in commands(name, env=stack.name, **values):
-        result = subprocess.run(["bash", "-c", command], cwd=work_dir, env=env, capture_output=True, text=True,
-                                timeout=timeout)
+        for attempt in range(3):
+            result = subprocess.run(["bash", "-c", command], cwd=work_dir, env=env, capture_output=True, text=True,
+                                    timeout=timeout)
+            output = result.stdout + result.stderr
+            # A devcloud service a colleague's test stopped meanwhile: once it is back, the operator
+            # runs the same command again (as testbed.stacks.engine does for the Automation API).
+            if not (result.returncode and any(text in output for text in TRANSIENT_ERRORS)) or attempt == 2:
+                break
+            print(f"$ {command}  # exit {result.returncode}, the devcloud was down: again\n{output}")
+            wait_for_devcloud()
         done.append(Ran(command, result.returncode, result.stdout + result.stderr))
         print(f"$ {command}  # exit {result.returncode}\n{result.stdout}{result.stderr}")
         if check and result.returncode:

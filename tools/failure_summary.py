@@ -44,7 +44,8 @@ def clean(message: str) -> str:
 
 def cause(errors: list[str]) -> str | None:
     """The one-line cause of a diagnostics block's error lines, or None if it is only noise."""
-    bullets = [clean(e.lstrip("* \t")) for e in errors if e.lstrip("\t ").startswith("* ")]
+    bullets = [clean(e.lstrip("* \t")) for e in errors
+               if e.lstrip("\t ").startswith("* ") and not e.rstrip().endswith("error occurred:")]
     if bullets:
         return "; ".join(dict.fromkeys(bullets))
     meaningful = [clean(e) for e in errors if clean(e) not in NOISE and not clean(e).endswith("error occurred:")]

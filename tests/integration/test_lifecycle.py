@@ -4,17 +4,20 @@ One stack (stacks/Pulumi.local.yaml with a unique name prefix and physical netwo
 first) is deployed once and shared by the ordered tests of this module: `up` and every resource
 checked live; `preview` and `refresh` without changes; config changes that must touch only what
 they concern (a controller host added and removed, a rule, an image version rolled out and back:
-all but the rule with docs/runbook.md's own commands, read from it by testbed/runbook.py);
-`destroy` leaving nothing behind. A failing step leaves the rest failing too
+all but the rule with docs/runbook.md's own commands, read from it by testbed/runbook.py); the
+runbook's certificate, drift and OpenStack-Ansible blocks on the same stack; `destroy` leaving
+nothing behind. A failing step leaves the rest failing too
 (they share the stack), so read the first failure first.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from testbed import runbook
 from testbed.stacks import make_test_image, write_config
@@ -181,6 +184,46 @@ def test_rolling_back_the_image_tags_the_previous_version_again(life):
     life.want.images = {"test": True}
     life.check()
     assert f"{life.prefix}amphora-x64-haproxy-test" in ran[2].output and f"{life.prefix}amphora-x64-haproxy-next" not in ran[2].output
+
+
+def test_runbook_certificate_renewal_rehearsal(life):
+    expires = datetime.datetime.fromisoformat(outputs(life.stack.outputs())["client_cert_expires_at"])
+    inside_window = (expires - datetime.timedelta(days=10)).date().isoformat()
+    preview, _ = runbook.run(life.stack, "cert-renewal-rehearsal", date=inside_window)
+    replaced = [line.strip() for line in preview.output.splitlines() if "(replace)" in line]
+    assert replaced == ["+-pulumi-python:dynamic/pki:ClientCertificate: (replace)"], preview.output
+    pem = (runbook.operator_shell(life.stack)[0] / "client.cert-and-key.pem").read_text()
+    assert "-----BEGIN CERTIFICATE-----" in pem and "PRIVATE KEY-----" in pem
+
+
+def test_runbook_certificate_rotation_now(life):
+    before = outputs(life.stack.outputs())
+    runbook.run(life.stack, "cert-rotate-now")
+    after = outputs(life.stack.outputs())
+    assert after["client_cert"] != before["client_cert"]
+    assert after["client_ca"] == before["client_ca"]  # same CA: amphorae need no failover
+
+
+def test_runbook_objects_changed_by_hand(life):
+    [port] = [p for p in life.conn.network.ports() if (p.name or "").startswith(life.prefix)]
+    ran = runbook.run(life.stack, "drift", port=port.name)
+    port_name = port.name  # openstacksdk objects change in place
+    # preview --refresh and up: the port made again, nothing else (the service project's quotas
+    # are every stack's: another one deployed meanwhile changes them, and this up sets them back)
+    made_again = {Step("Port", "octavia-health-manager-devcloud", "create")}
+    for shown in (ran[1].output, ran[3].output):
+        assert {step for step in runbook_steps(shown) if "Quota" not in step.type} == made_again, shown
+    [back] = [p for p in life.conn.network.ports() if (p.name or "").startswith(life.prefix)]
+    assert back.id != port.id and back.name == port_name
+    assert back.fixed_ips[0]["ip_address"] == port.fixed_ips[0]["ip_address"]
+    life.check()
+
+
+def test_runbook_openstack_ansible_hand_over(life, tmp_path):
+    ran = runbook.run(life.stack, "osa-user-variables", openstack_deploy=str(tmp_path))
+    variables = yaml.safe_load((tmp_path / "user_variables_octavia.yml").read_text())
+    assert variables["octavia_neutron_management_network_uuid"] == outputs(life.stack.outputs())["mgmt_network_id"]
+    assert ran[1].output.strip()  # the firewall rules to apply on each controller
 
 
 def test_after_the_changes_preview_finds_nothing_to_do(life):
