@@ -28,9 +28,6 @@ import pulumi
 from pulumi import dynamic
 
 DYNAMIC_MODULE = "octavia"
-PROFILE_PATH, ZONE_PATH = "/lbaas/availabilityzoneprofiles", "/lbaas/availabilityzones"
-PROFILE_FIELDS = ("name", "provider_name", "availability_zone_data")
-ZONE_FIELDS = ("name", "availability_zone_profile_id", "description", "enabled")
 
 
 class OctaviaApiError(Exception):
@@ -88,32 +85,52 @@ def _normal_data(text: Optional[str]) -> Optional[str]:
         return text
 
 
-class AvailabilityZoneProfileProvider(dynamic.ResourceProvider):
+class _OctaviaObjectProvider(dynamic.ResourceProvider):
+    """Create, read, diff, update and delete one kind of Octavia object; subclasses say which."""
+
+    path: str  # the collection's path
+    envelope: str  # the JSON key the object travels under
+    fields: tuple[str, ...]
+    updatable: tuple[str, ...]  # changed in place; a change of any other field makes a new object
+    id_field = "id"
+    delete_before_replace = False
+
+    def outputs(self, record: dict) -> dict[str, Any]:
+        return _picked(record, self.fields)
+
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
-        body = {"availability_zone_profile": _picked(props, PROFILE_FIELDS)}
-        created = _call("post", PROFILE_PATH, body)["availability_zone_profile"]
-        return dynamic.CreateResult(created["id"], _picked(props, PROFILE_FIELDS))
+        created = _call("post", self.path, {self.envelope: _picked(props, self.fields)})[self.envelope]
+        return dynamic.CreateResult(created[self.id_field], _picked(props, self.fields))
 
     def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
-        found = _call("get", f"{PROFILE_PATH}/{id_}")
+        found = _call("get", f"{self.path}/{id_}")
         if found is None:
-            return dynamic.ReadResult("", {})  # deleted by hand: refresh drops it, up creates it
-        profile = found["availability_zone_profile"]
-        outs = {**_picked(profile, PROFILE_FIELDS), "availability_zone_data": _normal_data(profile["availability_zone_data"])}
-        return dynamic.ReadResult(id_, outs)
+            return dynamic.ReadResult("", {})  # deleted by hand: refresh drops it, up creates it again
+        return dynamic.ReadResult(id_, self.outputs(found[self.envelope]))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        changes = _changed(olds, news, PROFILE_FIELDS)
-        replaces = [field for field in changes if field != "name"]
-        return dynamic.DiffResult(changes=bool(changes), replaces=replaces, delete_before_replace=False)
+        changes = _changed(olds, news, self.fields)
+        replaces = [field for field in changes if field not in self.updatable]
+        return dynamic.DiffResult(
+            changes=bool(changes), replaces=replaces, delete_before_replace=self.delete_before_replace
+        )
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
-        _call("put", f"{PROFILE_PATH}/{id_}", {"availability_zone_profile": {"name": news["name"]}})
-        return dynamic.UpdateResult(_picked(news, PROFILE_FIELDS))
+        _call("put", f"{self.path}/{id_}", {self.envelope: _picked(news, self.updatable)})
+        return dynamic.UpdateResult(_picked(news, self.fields))
 
     def delete(self, id_: str, _props: dict[str, Any]) -> None:
-        if _call("get", f"{PROFILE_PATH}/{id_}") is not None:
-            _call("delete", f"{PROFILE_PATH}/{id_}")
+        if _call("get", f"{self.path}/{id_}") is not None:
+            _call("delete", f"{self.path}/{id_}")
+
+
+class AvailabilityZoneProfileProvider(_OctaviaObjectProvider):
+    path, envelope = "/lbaas/availabilityzoneprofiles", "availability_zone_profile"
+    fields = ("name", "provider_name", "availability_zone_data")
+    updatable = ("name",)  # Octavia refuses other changes to a profile in use
+
+    def outputs(self, record: dict) -> dict[str, Any]:
+        return {**super().outputs(record), "availability_zone_data": _normal_data(record["availability_zone_data"])}
 
 
 class AvailabilityZoneProfile(dynamic.Resource, module=DYNAMIC_MODULE, name="AvailabilityZoneProfile"):
@@ -125,30 +142,12 @@ class AvailabilityZoneProfile(dynamic.Resource, module=DYNAMIC_MODULE, name="Ava
         super().__init__(AvailabilityZoneProfileProvider(), resource_name, inputs, opts)
 
 
-class AvailabilityZoneProvider(dynamic.ResourceProvider):
-    def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
-        created = _call("post", ZONE_PATH, {"availability_zone": _picked(props, ZONE_FIELDS)})["availability_zone"]
-        return dynamic.CreateResult(created["name"], _picked(props, ZONE_FIELDS))
-
-    def read(self, id_: str, props: dict[str, Any]) -> dynamic.ReadResult:
-        found = _call("get", f"{ZONE_PATH}/{id_}")
-        if found is None:
-            return dynamic.ReadResult("", {})
-        return dynamic.ReadResult(id_, _picked(found["availability_zone"], ZONE_FIELDS))
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        changes = _changed(olds, news, ZONE_FIELDS)
-        replaces = [field for field in changes if field in ("name", "availability_zone_profile_id")]
-        return dynamic.DiffResult(changes=bool(changes), replaces=replaces, delete_before_replace=True)
-
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.UpdateResult:
-        body = {"availability_zone": {"description": news["description"], "enabled": news["enabled"]}}
-        _call("put", f"{ZONE_PATH}/{id_}", body)
-        return dynamic.UpdateResult(_picked(news, ZONE_FIELDS))
-
-    def delete(self, id_: str, _props: dict[str, Any]) -> None:
-        if _call("get", f"{ZONE_PATH}/{id_}") is not None:
-            _call("delete", f"{ZONE_PATH}/{id_}")
+class AvailabilityZoneProvider(_OctaviaObjectProvider):
+    path, envelope = "/lbaas/availabilityzones", "availability_zone"
+    fields = ("name", "availability_zone_profile_id", "description", "enabled")
+    updatable = ("description", "enabled")
+    id_field = "name"  # the zone's name is its ID: another name or profile deletes it first
+    delete_before_replace = True
 
 
 class AvailabilityZone(dynamic.Resource, module=DYNAMIC_MODULE, name="AvailabilityZone"):
