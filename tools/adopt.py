@@ -487,7 +487,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="the tool's variables (user_variables*.yml, globals.yml); a later file wins")
     parser.add_argument("--name", action="append", default=[], metavar="KIND=NAME",
                         help=f"the name of one object; '-' leaves it out. KIND: {', '.join(NAME_KINDS)}")
-    parser.add_argument("--project-dir", type=Path, default=ROOT)
+    parser.add_argument("--project-dir", type=Path, default=Path.cwd())  # make adopt runs in the project
     parser.add_argument("--dry-run", action="store_true", help="say what would be done, change nothing")
     parser.add_argument("--no-protect", action="store_true", help="import unprotected (default: protected until the first up)")
     parser.add_argument("--no-preview", action="store_true", help="skip the closing preview check")

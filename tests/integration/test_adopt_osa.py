@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from benchmarks.run import PLAYBOOK, ensure_ansible_venv
+from testbed import runbook
 from testbed.devcloud_support import cloud_objects, connect, prefix_of, pulumi_cli
 from testbed.stacks import LOCAL_TEST_IMAGE, ROOT, engine, write_config
 
@@ -125,14 +126,11 @@ def test_osa_objects_are_adopted_kept_then_owned_by_the_stack(osa_objects, tmp_p
     }))
 
     started = time.monotonic()
-    adopt = subprocess.run(
-        [sys.executable, "-m", "tools.adopt", "--stack", stack.name, "--from", "osa", "--vars", str(osa_vars),
-         "--project-dir", stack.workspace.work_dir],
-        cwd=ROOT, env={**os.environ, **stack.workspace.env_vars}, capture_output=True, text=True, timeout=300)
-    print(adopt.stdout, adopt.stderr)
-    assert adopt.returncode == 0, adopt.stdout[-3000:] + adopt.stderr[-3000:]
+    dry_run, adopt = runbook.run(stack, "adopt-osa", **{"user variables file": str(osa_vars)})  # as written
+    print(dry_run.output, adopt.output)
     print(f"adopt: {time.monotonic() - started:.1f}s")
-    out = adopt.stdout
+    assert "dry run" in dry_run.output.lower(), dry_run.output[-2000:]
+    out = adopt.output
     assert "No adopted object is replaced" in out
     assert "Neutron cannot change a rule's description" in out  # the three undescribed rules
     assert f"renamed {prefix_of(stack)}amphora-x64-haproxy-test in Glance" in out
@@ -260,7 +258,7 @@ def test_kolla_objects_are_adopted_then_the_adoption_is_backed_out(kolla_objects
     assert ops["octavia-health-manager-devcloud"] == "update"  # renamed
     assert not [name for name, step in preview.items() if step["op"] not in ("same", "update", "create")]
 
-    pulumi_cli(stack, "state", "delete", "--all", "--force", "--yes")
+    runbook.run(stack, "adopt-back-out")
     assert not stack.export_stack().deployment.get("resources")
     port = conn.network.get_port(made["port"].id)  # as kolla made it but for the device owner set at adoption
     assert (port.name, port.device_owner, port.binding_host_id) == (made["port"].name, "Octavia:health-mgr", "devcloud")
