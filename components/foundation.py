@@ -55,7 +55,8 @@ class OctaviaFoundation(pulumi.ComponentResource):
         network = ManagementNetwork(
             f"{name}-mgmt", ManagementNetworkArgs(settings.network, resource_names.network, settings.protect), child
         )
-        zones = AvailabilityZones(
+        # Only a stack with zones has the component: a new one would show in every older stack's preview.
+        zones = settings.availability_zones and AvailabilityZones(
             f"{name}-azs",
             AvailabilityZonesArgs(
                 settings.availability_zones, network.network_id, network.subnet_id, network.cidr, resource_names,
@@ -100,7 +101,7 @@ class OctaviaFoundation(pulumi.ComponentResource):
             "mgmt_network_id": network.network_id,
             "mgmt_subnet_id": network.subnet_id,
             "mgmt_subnet_cidr": network.cidr,
-            "availability_zones": zones.zones,
+            "availability_zones": zones.zones if zones else {},
             "amphora_secgroup_id": groups.amphora_id,
             "health_manager_secgroup_id": groups.health_manager_id,
             "amp_flavor_id": flavor.flavor_id,

@@ -53,6 +53,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,7 @@ from components.health_manager import DEVICE_OWNER  # noqa: E402
 from components.image import image_properties  # noqa: E402
 from components.security_groups import GROUP_DESCRIPTIONS, rule_table  # noqa: E402
 from config.names import AMPHORA, HEALTH_MANAGER, names  # noqa: E402
+from config.errors import ConfigError  # noqa: E402
 from config.settings import decode_config, parse_settings  # noqa: E402
 
 PROJECT = "octavia-infra"
@@ -487,7 +489,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="the tool's variables (user_variables*.yml, globals.yml); a later file wins")
     parser.add_argument("--name", action="append", default=[], metavar="KIND=NAME",
                         help=f"the name of one object; '-' leaves it out. KIND: {', '.join(NAME_KINDS)}")
-    parser.add_argument("--project-dir", type=Path, default=Path.cwd())  # make adopt runs in the project
+    parser.add_argument("--project-dir", type=Path, default=Path("."))  # make adopt runs in the project
     parser.add_argument("--dry-run", action="store_true", help="say what would be done, change nothing")
     parser.add_argument("--no-protect", action="store_true", help="import unprotected (default: protected until the first up)")
     parser.add_argument("--no-preview", action="store_true", help="skip the closing preview check")
@@ -495,6 +497,9 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     import openstack
 
+    args.vars = [path.resolve() for path in args.vars]
+    os.chdir(args.project_dir)  # the stack's relative paths (amp_images sources) start there, as for pulumi
+    args.project_dir = Path(".")
     try:
         looked_for = tool_names(args.tool, args.vars, args.name)
         settings = stack_settings(args.stack, args.project_dir)
@@ -533,7 +538,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             for line in check_preview(args.stack, args.project_dir, {entry["name"] for entry in plan.imports}):
                 print(f"  {line}")
             print("No adopted object is replaced: review `make preview`, then `make up`.")
-    except AdoptError as err:
+    except (AdoptError, ConfigError) as err:
         print(f"adopt: {err}", file=sys.stderr)
         return 1
     return 0

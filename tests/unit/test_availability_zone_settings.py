@@ -201,3 +201,10 @@ def test_what_changes_in_place_and_what_makes_a_new_object(provider, olds, news,
     diff = provider.diff("id", olds, news)
     assert (diff.changes, diff.replaces) == (True, replaces)
     assert provider.diff("id", olds, olds).changes is False
+
+
+def test_a_stack_without_zones_declares_no_zone_component(config):
+    """A component new to every stack would show as a create in the preview of stacks made before."""
+    declared = {r.type for r in declare(config).resources}
+    assert "octavia-infra:octavia:AvailabilityZones" not in declared and PROFILE not in declared
+    assert "octavia-infra:octavia:AvailabilityZones" in {r.type for r in declare({**config, **ZONES}).resources}
