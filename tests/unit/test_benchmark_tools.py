@@ -90,13 +90,18 @@ def test_request_logs_count_only_what_was_logged_after_the_mark(tmp_path):
                              "nova 1795654509800 POST /v2.1/flavors 200 1250ms"]
 
 
-@pytest.mark.parametrize("hosts", [1, 3])
-def test_the_spec_for_the_script_and_the_playbook_is_the_set_this_project_declares(tmp_path, hosts):
+def bench_case(tmp_path, hosts):
+    """A benchmark stack's config, the spec the other tools get from it, and the config as the program reads it."""
     image = tmp_path / "amphora.qcow2"
     make_test_image(image, "1M")
     config = bench.stack_config("b-", "phys-b", hosts, SSH_PUBLIC_KEY, str(image), [])
-    spec = bench.spec_for(config, ROOT)
     typed = decode_config({key: engine_string(value) for key, value in {**config, "pki": FAST_PKI}.items()})
+    return config, bench.spec_for(config, ROOT), typed
+
+
+@pytest.mark.parametrize("hosts", [1, 3])
+def test_the_spec_for_the_script_and_the_playbook_is_the_set_this_project_declares(tmp_path, hosts):
+    config, spec, typed = bench_case(tmp_path, hosts)
     run = declare(typed)
     declared = Counter(r.type for r in run.resources if r.type.startswith("openstack:"))
     assert bench.resource_count(spec) == sum(declared.values())
@@ -138,12 +143,8 @@ TOFU_TYPES = {
 
 @pytest.mark.parametrize("hosts", [1, 3])
 def test_the_opentofu_configuration_declares_the_objects_this_project_declares(tmp_path, hosts):
-    image = tmp_path / "amphora.qcow2"
-    make_test_image(image, "1M")
-    config = bench.stack_config("b-", "phys-b", hosts, SSH_PUBLIC_KEY, str(image), [])
-    spec = bench.spec_for(config, ROOT)
+    config, spec, typed = bench_case(tmp_path, hosts)
     tofu = tofu_config.tofu_config(spec, "3.4.0")
-    typed = decode_config({key: engine_string(value) for key, value in {**config, "pki": FAST_PKI}.items()})
     run = declare(typed)
     ours = [r for r in run.resources if r.type.startswith("openstack:")]
     resources = tofu["resource"]

@@ -12,26 +12,14 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
 python=${1:?usage: build.sh PYTHON}
-engine=$root/tools/engine
+modules=$root/tools/engine
 bin=$root/bin
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/octavia-infra/engine
-# shellcheck source=../versions.env
-source "$root/tools/versions.env"
+tag=engine
+# shellcheck source=../go_build.sh
+source "$root/tools/go_build.sh"
+mkdir -p "$bin"
 
-export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
-mkdir -p "$bin" "$cache"
-
-log() { printf '[engine] %s\n' "$*" >&2; }
-
-# The go.mod files are where Go pins live; refuse to build if they drift from versions.env.
-require_pin() {  # module-dir module-path version
-    local pinned
-    pinned=$(cd "$engine/$1" && go list -m -f '{{.Version}}' "$2")
-    if [ "$pinned" != "v$3" ]; then
-        log "tools/engine/$1/go.mod pins $2 $pinned, tools/versions.env says v$3: make them agree"
-        exit 1
-    fi
-}
 require_pin cli github.com/pulumi/pulumi/pkg/v3 "$PULUMI_CLI_VERSION"
 require_pin langhost github.com/pulumi/pulumi/sdk/v3 "$PULUMI_CLI_VERSION"
 require_pin provider github.com/terraform-provider-openstack/terraform-provider-openstack/v3 \
@@ -39,30 +27,10 @@ require_pin provider github.com/terraform-provider-openstack/terraform-provider-
 require_pin provider github.com/pulumi/pulumi-terraform-bridge/v3 "$PULUMI_TERRAFORM_BRIDGE_VERSION"
 
 # The provider answers to the tokens of the installed SDK: generate them before hashing inputs.
-"$python" "$engine/provider/sdk_tokens.py" >&2
+"$python" "$modules/provider/sdk_tokens.py" >&2
 
-inputs_hash() {  # module-dir
-    (cd "$engine/$1" && cat "$root/tools/versions.env" $(ls go.mod go.sum ./*.go generated/* 2>/dev/null) \
-        | sha256sum | cut -c1-16)
-}
-
-# build NAME MODULE-DIR PACKAGE LDFLAGS [DEST]: go build into the cache unless it is there, then
-# copy to DEST (default bin/).
-build() {
-    local name=$1 dir=$2 package=$3 ldflags=$4 dest=${5:-$bin}
-    local cached=$cache/$name-$(inputs_hash "$dir")
-    if [ ! -x "$cached" ]; then
-        log "building $name (cold builds take minutes; cache: $cache)"
-        local start=$SECONDS
-        (cd "$engine/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$cached.tmp" "$package")
-        mv "$cached.tmp" "$cached"
-        log "built $name in $((SECONDS - start)) s"
-    fi
-    mkdir -p "$dest"
-    if ! cmp -s "$cached" "$dest/$name"; then
-        cp "$cached" "$dest/$name.tmp" && mv "$dest/$name.tmp" "$dest/$name"
-    fi
-}
+# build NAME MODULE-DIR PACKAGE LDFLAGS [DEST-DIR]: into DEST-DIR/NAME (default bin/).
+build() { cached_build "$1" "$2" "$3" "$4" "${5:-$bin}/$1"; }
 
 version_flag="-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_CLI_VERSION"
 
@@ -81,7 +49,7 @@ build pulumi-resource-openstack provider . "-X main.version=$PULUMI_OPENSTACK_VE
 
 # The language host runs programs through the SDK's executor script, found next to it; dynamic
 # providers run through pulumi-resource-pulumi-python. Both ship in the sdk/v3 module.
-sdk=$(cd "$engine/langhost" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
+sdk=$(cd "$modules/langhost" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
 install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$sdk/python/dist/pulumi-resource-pulumi-python" "$bin/"
 
 log "bin/: $("$bin/pulumi" version), language host $("$bin/pulumi-language-python" -version)," \

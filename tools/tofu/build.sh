@@ -16,63 +16,33 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-here=$root/tools/tofu
+modules=$root/tools/tofu
 bin=$root/bin
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/octavia-infra/tofu
-# shellcheck source=../versions.env
-source "$root/tools/versions.env"
+tag=tofu
+# shellcheck source=../go_build.sh
+source "$root/tools/go_build.sh"
+mkdir -p "$bin"
 
-export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
-mkdir -p "$bin" "$cache"
-
-log() { printf '[tofu] %s\n' "$*" >&2; }
-
-require_pin() {  # module-dir module-path version
-    local pinned
-    pinned=$(cd "$here/$1" && go list -m -f '{{.Version}}' "$2")
-    if [ "$pinned" != "v$3" ]; then
-        log "tools/tofu/$1/go.mod pins $2 $pinned, tools/versions.env says v$3: make them agree"
-        exit 1
-    fi
-}
 require_pin tofu github.com/opentofu/opentofu "$OPENTOFU_VERSION"
 require_pin provider github.com/terraform-provider-openstack/terraform-provider-openstack/v3 \
     "$TERRAFORM_PROVIDER_OPENSTACK_VERSION"
 
 # The wrapper must carry OpenTofu's own replace directives, no more and no fewer.
 replaces() { go mod edit -json "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin).get("Replace"))'; }
-upstream=$(cd "$here/tofu" && go mod download -json "github.com/opentofu/opentofu@v$OPENTOFU_VERSION" \
+upstream=$(cd "$modules/tofu" && go mod download -json "github.com/opentofu/opentofu@v$OPENTOFU_VERSION" \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["GoMod"])')
-if [ "$(replaces "$upstream")" != "$(replaces "$here/tofu/go.mod")" ]; then
+if [ "$(replaces "$upstream")" != "$(replaces "$modules/tofu/go.mod")" ]; then
     log "tools/tofu/tofu/go.mod's replace directives differ from OpenTofu v$OPENTOFU_VERSION's ($upstream): copy them"
     exit 1
 fi
 
-# build NAME MODULE-DIR PACKAGE LDFLAGS DEST: go build into the cache unless it is there, then copy.
-build() {
-    local name=$1 dir=$2 package=$3 ldflags=$4 dest=$5
-    local hash
-    hash=$(cat "$root/tools/versions.env" "$here/$dir/go.mod" "$here/$dir/go.sum" | sha256sum | cut -c1-16)
-    local cached=$cache/$name-$hash
-    if [ ! -x "$cached" ]; then
-        log "building $name (a cold build takes minutes; cache: $cache)"
-        local start=$SECONDS
-        (cd "$here/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$cached.tmp" "$package")
-        mv "$cached.tmp" "$cached"
-        log "built $name in $((SECONDS - start)) s"
-    fi
-    mkdir -p "$(dirname "$dest")"
-    if ! cmp -s "$cached" "$dest"; then
-        cp "$cached" "$dest.tmp" && mv "$dest.tmp" "$dest"
-    fi
-}
-
-build tofu tofu github.com/opentofu/opentofu/cmd/tofu "-X github.com/opentofu/opentofu/version.dev=no" "$bin/tofu"
+cached_build tofu tofu github.com/opentofu/opentofu/cmd/tofu "-X github.com/opentofu/opentofu/version.dev=no" "$bin/tofu"
 # The filesystem mirror's unpacked layout: HOSTNAME/NAMESPACE/TYPE/VERSION/OS_ARCH/terraform-provider-TYPE_vVERSION
 platform=$(go env GOOS)_$(go env GOARCH)
 mirror=$bin/tofu-plugins
 provider_dir=$mirror/registry.opentofu.org/terraform-provider-openstack/openstack/$TERRAFORM_PROVIDER_OPENSTACK_VERSION/$platform
-build terraform-provider-openstack provider github.com/terraform-provider-openstack/terraform-provider-openstack/v3 "" \
+cached_build terraform-provider-openstack provider github.com/terraform-provider-openstack/terraform-provider-openstack/v3 "" \
     "$provider_dir/terraform-provider-openstack_v$TERRAFORM_PROVIDER_OPENSTACK_VERSION"
 
 cat > "$bin/tofu.tfrc.tmp" <<EOF
