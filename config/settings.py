@@ -779,7 +779,7 @@ def _availability_zones(
     key = "availability_zones"
     zones, paths = [], {}
     for path, record in _records(values, key):
-        zone = _availability_zone(path, record, values, network, read_subnet)
+        zone = _availability_zone(path, record, network, read_subnet)
         zones.append(zone)
         paths[zone.name] = path
     _check_unique(key, [zone.name for zone in zones], "names")
@@ -797,7 +797,7 @@ def _availability_zones(
 
 
 def _availability_zone(
-    path: str, record: Mapping, values: Mapping, network: NetworkSettings, read_subnet: Optional[SubnetReader]
+    path: str, record: Mapping, network: NetworkSettings, read_subnet: Optional[SubnetReader]
 ) -> AvailabilityZone:
     name = record["name"].strip()
     if not _NAME_PREFIX.match(name) or len(name) > 255:
@@ -811,10 +811,10 @@ def _availability_zone(
         if given:
             raise ConfigError(f"{path}.{given[0]}", record[given[0]], "set with subnet_cidr: the zone's own subnet (without one, the zone uses the management network)")
         return AvailabilityZone(name, compute_zone, None)
-    return AvailabilityZone(name, compute_zone, _zone_network(path, record, name, values, network, read_subnet, adopting))
+    return AvailabilityZone(name, compute_zone, _zone_network(path, record, name, network, read_subnet, adopting))
 
 
-def _zone_network(path, record, name, values, network: NetworkSettings, read_subnet, adopting: bool) -> NetworkSettings:
+def _zone_network(path, record, name, network: NetworkSettings, read_subnet, adopting: bool) -> NetworkSettings:
     cidr = _zone_cidr(path, record, network)
     if adopting:
         return _adopted_zone_network(path, record, name, cidr, network, read_subnet)
