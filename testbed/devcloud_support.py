@@ -83,7 +83,7 @@ def restart_service(name: str) -> None:
     """Start one stopped devcloud API again and wait until it answers.
 
     What `devcloud.py start` does for a service that is down, for this one service only: the
-    whole `start` also fails on a problem of another service (a colleague's test may hold
+    whole `start` also fails on a problem of another service (another test run may hold
     another API's port at that moment), which must not keep this one down.
     """
     api = dc.API_BY_NAME[name]

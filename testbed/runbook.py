@@ -100,7 +100,7 @@ def run(stack: auto.Stack, name: str, check: bool = True, timeout: float = 900, 
             result = subprocess.run(["bash", "-c", command], cwd=work_dir, env=env, capture_output=True, text=True,
                                     timeout=timeout)
             output = result.stdout + result.stderr
-            # A devcloud service a colleague's test stopped meanwhile: once it is back, the operator
+            # A devcloud service another test run stopped meanwhile: once it is back, the operator
             # runs the same command again (as testbed.stacks.engine does for the Automation API).
             if not (result.returncode and any(text in output for text in TRANSIENT_ERRORS)) or attempt == 2:
                 break

@@ -85,7 +85,7 @@ def test_hand_changes_are_reported_by_refresh_and_undone_by_up(stacks):
     # up puts them back: the rule and the port created anew, the network's name restored.
     applied, up = steps_of(stack.up)
     # Quotas belong to the service project, which every stack on the devcloud shares: another
-    # stack deployed meanwhile (a colleague's test) changes them, and this up sets them back.
+    # stack deployed meanwhile (another test run) changes them, and this up sets them back.
     applied = {(op, name) for op, name in applied if not name.startswith("octavia-quotas-")}
     assert applied == {
         (auto.OpType.UPDATE, URN_TAIL["network"]),

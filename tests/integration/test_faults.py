@@ -10,7 +10,7 @@
   network, subnet, port per host and image, and nothing left to do.
 - A second `up` while the first holds the stack is refused by the backend's lock.
 
-Stopping a devcloud service affects colleagues' tests on the same devcloud: each window lasts
+Stopping a devcloud service affects other test runs on the same devcloud: each window lasts
 only until the failed `up` returns, and the service is restarted in a `finally`.
 """
 
