@@ -1,5 +1,7 @@
 """octavia-infra: settings -> OctaviaFoundation -> stack outputs."""
 
+import gc
+
 import pulumi
 from pulumi.runtime import config as runtime_config
 
@@ -29,3 +31,7 @@ except ConfigError as err:
 foundation = OctaviaFoundation("octavia", settings, identities)
 for output_name in OUTPUT_NAMES:
     pulumi.export(output_name, foundation.outputs[output_name])
+
+# The objects made so far live until the program ends: keep them out of the interpreter's final
+# collection, which would otherwise walk them all at exit (0.1-0.2 s of every run).
+gc.freeze()

@@ -6,6 +6,10 @@ export PATH="$_root/bin:$_root/.venv/bin:$PATH"
 export PULUMI_SKIP_UPDATE_CHECK=1
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=false
+# The program and the PKI's dynamic provider import this project's modules on every run; their cached
+# bytecode spares compiling them each time (0.4 s of CPU per preview), so a shell's
+# PYTHONDONTWRITEBYTECODE does not reach them.
+unset PYTHONDONTWRITEBYTECODE
 # State in a file backend inside the project unless the user chose another (see README, "State").
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$_root/.state}"
 # OpenStack credentials the user has (OS_CLOUD, OS_AUTH_URL or OS_CLIENT_CONFIG_FILE set) are never
