@@ -15,15 +15,13 @@ Programs (each created once with `pulumi up`, then previewed `--runs` times with
 - program:   this project's own program on a benchmark stack (`--hosts` health-manager ports).
 
 Also: `pulumi version` (the CLI alone), the program's Python without the engine
-(benchmarks/program_time.py), and the timeline of the program's preview from the engine's own log
-(`-v=9 --logflow --logtostderr`): consecutive phases between log lines that mark them, which add up to
-the whole preview. Prints Markdown tables; medians (min–max) of seconds.
+(benchmarks/program_time.py), and the program's preview phase by phase from the engine's own log
+(run.timeline). Prints Markdown tables; medians (min–max) of seconds.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import resource
@@ -61,55 +59,6 @@ PROGRAMS = {
               "openstack.identity.get_project(name='service', domain_id='default')\n",
     "dynamic": "from components.pki_provider import RandomSecret\nRandomSecret('secret', 32)\n",
 }
-
-
-# The marks between a preview's phases: (what the phase up to the mark is, the texts of the engine's log
-# line that ends it, whether the first or the last such line, or the first that also says "success").
-# The preview's start and end close the timeline.
-TIMELINE = (
-    ("CLI start-up, to its first log line", (), "first"),
-    ("language runtime metadata (the language host's About: `python --version`, `pip --version`)",
-     ("langhost[python].About() success",), "first"),
-    ("plugin discovery (a second language host scans the installed Python packages)",
-     (".GetRequiredPackages(",), "success"),
-    ("the program's Python start, imports and settings, to its first registration",
-     ("ResourceMonitor.RegisterResource received",), "first"),
-    ("OpenStack plugin start and the identity lookups (synchronous invokes)", ("Invoke(openstack:identity/",), "last"),
-    ("declaration, the image-tag lookups, registrations up to the dynamic provider's start",
-     ("Launching plugin 'pulumi-python",), "first"),
-    ("the PKI's dynamic provider process start (registrations wait: default providers start one at a time)",
-     (".CheckConfig(", "pulumi-python::default"), "first"),
-    ("the remaining checks and diffs, to the end of the program", ("run_pulumi_func completed",), "first"),
-    ("the program's interpreter exit", ("langhost[python].Run(",), "success"),
-    ("plugin shutdown and the CLI's exit", (), "end"),
-)
-
-
-def timeline(work: Path, env: dict, stack: str) -> list[float]:
-    """One verbose no-change preview: the seconds of each TIMELINE phase."""
-    started = time.time()
-    proc = subprocess.run(["pulumi", "--non-interactive", "preview", "-s", stack, "-v=9", "--logflow", "--logtostderr"],
-                          cwd=work, env=env, capture_output=True, text=True)
-    ended = time.time()
-    if proc.returncode:
-        raise SystemExit(f"verbose preview failed in {work}:\n{proc.stdout[-1500:]}{proc.stderr[-1500:]}")
-    lines = []
-    for text in proc.stderr.splitlines():
-        if text.startswith('{"time"'):
-            entry = json.loads(text)
-            at = datetime.datetime.fromisoformat(entry["time"][:26]).replace(tzinfo=datetime.timezone.utc)
-            lines.append((at.timestamp(), entry.get("msg", "")))
-    marks = [started]
-    for _, texts, which in TIMELINE:
-        if which == "end":
-            marks.append(ended)
-            continue
-        needed = texts + (("success",) if which == "success" else ())
-        found = [at for at, msg in lines if all(text in msg for text in needed)]
-        if not found:
-            raise SystemExit(f"no engine log line with {needed}: the engine's log changed; update TIMELINE")
-        marks.append(found[-1] if which == "last" else found[0])
-    return [later - earlier for earlier, later in zip(marks, marks[1:])]
 
 
 def timed(args, cwd, env) -> tuple[float, float]:
@@ -167,7 +116,7 @@ def main() -> int:
         timed(["pulumi", "--non-interactive", "up", "--yes", "--skip-preview", "-s", tag], work, env)
         results["program"] = [timed(["pulumi", "--non-interactive", "preview", "-s", tag], work, env)
                               for _ in range(args.runs)]
-        phases = [timeline(work, env, tag) for _ in range(args.runs)]
+        phases = [bench.timeline(work, env, tag) for _ in range(args.runs)]
         config_file = tmp / "program.json"
         config_file.write_text(json.dumps(config))
         python = [json.loads(subprocess.run([str(ROOT / ".venv/bin/python"), str(ROOT / "benchmarks/program_time.py"),
@@ -199,7 +148,7 @@ def main() -> int:
         print(f"| program's Python without the engine: {label} | {fmt([p[key] for p in python])} | | | |")
     print(f"\nOne no-change preview of this project ({args.hosts} hosts), phase by phase from the engine's log "
           "(`-v=9`, which slows it a little):\n\n| phase | seconds |\n| --- | --- |")
-    for index, (label, _, _) in enumerate(TIMELINE):
+    for index, (label, _, _) in enumerate(bench.TIMELINE):
         print(f"| {label} | {fmt([run[index] for run in phases])} |")
     print(f"| whole preview | {fmt([sum(run) for run in phases])} |")
     return 0

@@ -233,6 +233,7 @@ class Bench:
         self.image = make_test_image(self.tmp / "amphora-test.qcow2")
         self.ansible_python = ensure_ansible_venv()
         self.tofu = None  # bin/tofu, built on first use (tools/tofu/build.sh)
+        self.timelines = {}  # size: a no-change preview phase by phase, once per run (timeline())
 
     def names(self, tool: str, size: int, run: int) -> tuple[str, str]:
         base = f"b{self.tag}-{tool[0]}{size}r{run}"
@@ -277,10 +278,13 @@ class Bench:
             settings["config"]["octavia-infra:mgmt_dns_servers"] = UPDATE_DNS
             stack_file.write_text(yaml.safe_dump(settings))
 
+        def record_timeline():
+            self.timelines.setdefault(size, []).append(timeline(work, self.env, stack))
+
         pulumi = ["pulumi", "--non-interactive", "-s", stack]
         up = pulumi + ["up", "--yes", "--skip-preview"]
         plan = [("create", up), ("preview", pulumi + ["preview"]), ("refresh-preview", pulumi + ["preview", "--refresh"]),
-                ("rerun", up), ("update", up, change_dns),
+                ("rerun", up, record_timeline), ("update", up, change_dns),
                 ("destroy", pulumi + ["destroy", "--yes", "--skip-preview"])]
         return plan, work, self.env, pulumi_changed, pulumi + ["destroy", "--yes"]
 
@@ -343,7 +347,7 @@ class Bench:
             if result["returncode"]:
                 raise RuntimeError(f"preview of an empty program failed:\n{result['output'][-1500:]}")
             walls.append(result["wall"])
-        profile = {"empty_preview": walls}
+        profile = {"empty_preview": walls, "timeline": self.timelines}
         for size in sizes:
             config = self.tmp / f"program-{size}.json"
             config.write_text(json.dumps(self.config("pulumi", size, 0, [])))
@@ -351,6 +355,57 @@ class Bench:
             profile[size] = [json.loads(subprocess.run(program, cwd=ROOT, check=True, capture_output=True, text=True).stdout)
                              for _ in range(3)]
         return profile
+
+
+# --- a preview phase by phase ----------------------------------------------------------------------
+# The marks between a preview's phases: (what the phase up to the mark is, the texts of the engine's log
+# line that ends it, whether the first or the last such line, or the first that also says "success").
+# The preview's start and end close the timeline.
+TIMELINE = (
+    ("CLI start-up, to its first log line", (), "first"),
+    ("language runtime metadata (the language host's About: `python --version`, `pip --version`)",
+     ("langhost[python].About() success",), "first"),
+    ("plugin discovery (a second language host scans the installed Python packages)",
+     (".GetRequiredPackages(",), "success"),
+    ("the program's Python start, imports and settings, to its first registration",
+     ("ResourceMonitor.RegisterResource received",), "first"),
+    ("OpenStack plugin start and the identity lookups (synchronous invokes)", ("Invoke(openstack:identity/",), "last"),
+    ("declaration, the image-tag lookups, registrations up to the dynamic provider's start",
+     ("Launching plugin 'pulumi-python",), "first"),
+    ("the PKI's dynamic provider process start (registrations wait: default providers start one at a time)",
+     (".CheckConfig(", "pulumi-python::default"), "first"),
+    ("the remaining checks and diffs, to the end of the program", ("run_pulumi_func completed",), "first"),
+    ("the program's interpreter exit", ("langhost[python].Run(",), "success"),
+    ("plugin shutdown and the CLI's exit", (), "end"),
+)
+
+
+def timeline(work: Path, env: dict, stack: str) -> list[float]:
+    """One no-change preview with the engine's log (`-v=9 --logflow --logtostderr`): the seconds of each
+    TIMELINE phase, consecutive, so they add up to the whole preview."""
+    started = time.time()
+    proc = subprocess.run(["pulumi", "--non-interactive", "preview", "-s", stack, "-v=9", "--logflow", "--logtostderr"],
+                          cwd=work, env=env, capture_output=True, text=True)
+    ended = time.time()
+    if proc.returncode:
+        raise RuntimeError(f"verbose preview failed in {work}:\n{proc.stdout[-1500:]}{proc.stderr[-1500:]}")
+    lines = []
+    for text in proc.stderr.splitlines():
+        if text.startswith('{"time"'):
+            entry = json.loads(text)
+            at = datetime.datetime.fromisoformat(entry["time"][:26]).replace(tzinfo=datetime.timezone.utc)
+            lines.append((at.timestamp(), entry.get("msg", "")))
+    marks = [started]
+    for _, texts, which in TIMELINE:
+        if which == "end":
+            marks.append(ended)
+            continue
+        needed = texts + (("success",) if which == "success" else ())
+        found = [at for at, msg in lines if all(text in msg for text in needed)]
+        if not found:
+            raise RuntimeError(f"no engine log line with {needed}: the engine's log changed; update TIMELINE")
+        marks.append(found[-1] if which == "last" else found[0])
+    return [later - earlier for earlier, later in zip(marks, marks[1:])]
 
 
 def ensure_tofu() -> Path:
@@ -558,6 +613,19 @@ def profile_section(results, sizes, profile) -> list:
               *[f"- `{t['function']}` {t['cumulative_s']:.3f} s" for t in top], "",
               "The rest of a preview is the engine's: starting the OpenStack provider and the PKI dynamic",
               "provider, and one Check and Diff call per resource.", ""]
+    timelines = profile["timeline"]
+    if timelines:
+        shown = [size for size in sizes if timelines.get(size)]
+        lines += ["A no-change `pulumi preview` phase by phase, from the engine's own log (`-v=9`, which slows it a",
+                  "little; once per run, before the re-run; `run.timeline()`): the phases follow one another, so they",
+                  "add up to the whole preview.", "",
+                  "| phase | " + " | ".join(f"{size} hosts" for size in shown) + " |",
+                  "| --- | " + " | ".join("---" for _ in shown) + " |"]
+        for index, (label, _, _) in enumerate(TIMELINE + (("whole preview", (), "sum"),)):
+            cells = [fmt([sum(run) if index == len(TIMELINE) else run[index] for run in timelines[size]], " s", 2)
+                     for size in shown]
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append("")
     return lines
 
 
