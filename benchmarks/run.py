@@ -382,15 +382,21 @@ TIMELINE = (
 
 def timeline(work: Path, env: dict, stack: str) -> list[float]:
     """One no-change preview with the engine's log (`-v=9 --logflow --logtostderr`): the seconds of each
-    TIMELINE phase, consecutive, so they add up to the whole preview."""
+    TIMELINE phase (timeline_phases)."""
     started = time.time()
     proc = subprocess.run(["pulumi", "--non-interactive", "preview", "-s", stack, "-v=9", "--logflow", "--logtostderr"],
                           cwd=work, env=env, capture_output=True, text=True)
     ended = time.time()
     if proc.returncode:
         raise RuntimeError(f"verbose preview failed in {work}:\n{proc.stdout[-1500:]}{proc.stderr[-1500:]}")
+    return timeline_phases(proc.stderr, started, ended)
+
+
+def timeline_phases(log: str, started: float, ended: float) -> list[float]:
+    """The seconds of each TIMELINE phase in the engine's JSON log lines, between the preview's start and
+    end (epoch seconds); consecutive, so they add up to the whole preview."""
     lines = []
-    for text in proc.stderr.splitlines():
+    for text in log.splitlines():
         if text.startswith('{"time"'):
             entry = json.loads(text)
             at = datetime.datetime.fromisoformat(entry["time"][:26]).replace(tzinfo=datetime.timezone.utc)
@@ -405,6 +411,8 @@ def timeline(work: Path, env: dict, stack: str) -> list[float]:
         if not found:
             raise RuntimeError(f"no engine log line with {needed}: the engine's log changed; update TIMELINE")
         marks.append(found[-1] if which == "last" else found[0])
+    if marks != sorted(marks):
+        raise RuntimeError(f"the engine's log lines came in another order than TIMELINE's marks: {marks}")
     return [later - earlier for earlier, later in zip(marks, marks[1:])]
 
 

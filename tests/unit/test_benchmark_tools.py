@@ -7,6 +7,7 @@ The output excerpts are from real runs of the tools on the devcloud.
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import sys
@@ -192,3 +193,38 @@ def test_opentofu_changes_are_the_finished_operations_or_the_planned_ones():
     assert bench.tofu_changed(TOFU_APPLY) == ["openstack_networking_subnet_v2.mgmt"]
     assert bench.tofu_changed(TOFU_PLAN) == ["openstack_networking_subnet_v2.mgmt"]
     assert bench.tofu_changed("No changes. Your infrastructure matches the configuration.\n") == []
+
+
+# A real `pulumi preview -v=9 --logflow --logtostderr` of a benchmark stack, cut to the lines the
+# timeline reads (and the first two).
+ENGINE_LOG = ROOT / "tests/fixtures/preview/engine-log-v9.jsonl"
+
+
+def _logged_at(log: str, *texts: str) -> float:
+    entry = next(json.loads(line) for line in log.splitlines() if all(t in json.loads(line)["msg"] for t in texts))
+    return datetime.datetime.fromisoformat(entry["time"][:26]).replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+def _phase(phases: list, words: str) -> float:
+    return phases[next(i for i, (label, _, _) in enumerate(bench.TIMELINE) if words in label)]
+
+
+def test_a_preview_timeline_splits_the_whole_preview_at_the_engines_log_lines():
+    log = ENGINE_LOG.read_text()
+    first = _logged_at(log, "OTLP receiver started")
+    started, ended = first - 0.4, _logged_at(log, "Update(preview=true) complete") + 0.05
+    phases = bench.timeline_phases(log, started, ended)
+
+    assert len(phases) == len(bench.TIMELINE) and min(phases) >= 0
+    assert sum(phases) == pytest.approx(ended - started)
+    assert _phase(phases, "CLI start-up") == pytest.approx(0.4)
+    assert _phase(phases, "dynamic provider process start") == pytest.approx(
+        _logged_at(log, "CheckConfig(", "pulumi-python::default") - _logged_at(log, "Launching plugin 'pulumi-python"))
+    assert _phase(phases, "interpreter exit") == pytest.approx(
+        _logged_at(log, "langhost[python].Run(", "success") - _logged_at(log, "run_pulumi_func completed"))
+
+
+def test_a_preview_timeline_names_the_engine_log_line_it_misses():
+    log = "\n".join(line for line in ENGINE_LOG.read_text().splitlines() if "run_pulumi_func" not in line)
+    with pytest.raises(RuntimeError, match="run_pulumi_func completed.*update TIMELINE"):
+        bench.timeline_phases(log, 0, 2e9)
