@@ -363,9 +363,11 @@ class Bench:
 # The preview's start and end close the timeline.
 TIMELINE = (
     ("CLI start-up, to its first log line", (), "first"),
-    ("language runtime metadata (the language host's About: `python --version`, `pip --version`)",
+    ("the language host's About (the Python behind the program, for the update's metadata)",
      ("langhost[python].About() success",), "first"),
-    ("plugin discovery (a second language host scans the installed Python packages)",
+    ("what is left of the CLI's set-up once About answered (stack, config, the passphrase's key derivation)",
+     ("Waiting for language runtime metadata",), "first"),
+    ("plugin discovery (a second language host lists the program's Pulumi packages)",
      (".GetRequiredPackages(",), "success"),
     ("the program's Python start, imports and settings, to its first registration",
      ("ResourceMonitor.RegisterResource received",), "first"),

@@ -12,6 +12,8 @@
   engine exits without stopping its plugins then, and language hosts used to stay, parent 1).
 - The OpenStack provider plugin (tools/engine/provider) is not left running either when pulumi is
   killed while the provider is up.
+- What the engine asks of it before every preview and update: the Python behind the program (About)
+  and the plugins the program's packages name in their pulumi-plugin.json (GetRequiredPackages).
 
 The programs are throwaway one-file projects, so what they test does not move with the stack's
 own validation. Processes of a run are found by a marker in their environment, which pulumi
@@ -20,6 +22,7 @@ passes on to every plugin and program it starts.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -236,3 +239,19 @@ def test_preview_failing_the_engine_type_check_leaves_no_language_host(tmp_path)
     assert preview.returncode != 0, preview.stdout
     assert "configuration key 'ram' must be of type 'integer'" in preview.stdout, preview.stdout
     assert left_after(run) == []
+
+
+def test_about_names_the_programs_python_and_the_plugins_its_packages_name(tmp_path):
+    scratch = Scratch(tmp_path, "import pulumi\n")
+    about = scratch.pulumi("about", "--json")
+    assert about.returncode == 0, about.stdout
+    report = json.loads(about.stdout[about.stdout.index("{"):])
+
+    python = ROOT / ".venv/bin/python"
+    version = subprocess.run([str(python), "-c", "import platform; print(platform.python_version())"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert report["runtime"] == {"executable": str(python), "language": "python", "version": version}
+    manifest = subprocess.run([str(python), "-c", "import pathlib, pulumi_openstack; print((pathlib.Path("
+                               "pulumi_openstack.__file__).parent / 'pulumi-plugin.json').read_text())"],
+                              capture_output=True, text=True, check=True).stdout
+    assert {"name": "openstack", "version": json.loads(manifest)["version"], "kind": "resource"} in report["plugins"]

@@ -169,14 +169,16 @@ func (h *languageHost) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, 
 	return &emptypb.Empty{}, nil
 }
 
-// pluginManifestsScript prints the pulumi-plugin.json of every installed distribution that ships one.
+// pluginManifestsScript prints the pulumi-plugin.json of every importable package that ships one.
+// SDK packages keep it at their top (pulumi_openstack/pulumi-plugin.json), so one glob per import
+// path finds them all; reading every distribution's file list instead took 0.2-0.4 s per run.
 const pluginManifestsScript = `
-import importlib.metadata, json
+import glob, json, os, sys
 found = []
-for dist in importlib.metadata.distributions():
-    for file in dist.files or ():
-        if file.name == "pulumi-plugin.json":
-            found.append(json.loads(file.read_text()))
+for path in dict.fromkeys(os.path.abspath(entry) for entry in sys.path if entry):
+    for manifest in sorted(glob.glob(os.path.join(glob.escape(path), "*", "pulumi-plugin.json"))):
+        with open(manifest) as file:
+            found.append(json.load(file))
 print(json.dumps(found))
 `
 
@@ -377,16 +379,24 @@ func (h *languageHost) InstallDependencies(
 		true, stdout, stderr)
 }
 
+// About names the program's Python and its version, for the update's metadata. Every preview and
+// update waits for it, so it asks Python alone: the toolchain's own About also runs `pip --version`
+// (0.4 s of CPU) for a field the response has no place for.
 func (h *languageHost) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
 	tc, err := pythonToolchain(req.Info, false)
 	if err != nil {
 		return nil, err
 	}
-	info, err := tc.About(ctx)
+	cmd, err := tc.Command(ctx, "-c", "import platform, sys; print(sys.executable); print(platform.python_version())")
 	if err != nil {
 		return nil, err
 	}
-	return &pulumirpc.AboutResponse{Executable: info.PythonExecutable, Version: info.PythonVersion.String()}, nil
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("asking the program's Python for its version: %w", commandError(err))
+	}
+	executable, version, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return &pulumirpc.AboutResponse{Executable: executable, Version: version}, nil
 }
 
 func (h *languageHost) GetProgramDependencies(
