@@ -631,9 +631,9 @@ def profile_section(results, sizes, profile) -> list:
                   "add up to the whole preview.", "",
                   "| phase | " + " | ".join(f"{size} hosts" for size in shown) + " |",
                   "| --- | " + " | ".join("---" for _ in shown) + " |"]
-        for index, (label, _, _) in enumerate(TIMELINE + (("whole preview", (), "sum"),)):
-            cells = [fmt([sum(run) if index == len(TIMELINE) else run[index] for run in timelines[size]], " s", 2)
-                     for size in shown]
+        rows = [(label, lambda run, index=index: run[index]) for index, (label, _, _) in enumerate(TIMELINE)]
+        for label, seconds in rows + [("whole preview", sum)]:
+            cells = [fmt([seconds(run) for run in timelines[size]], " s", 2) for size in shown]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
     return lines
