@@ -13,7 +13,8 @@
 - The OpenStack provider plugin (tools/engine/provider) is not left running either when pulumi is
   killed while the provider is up.
 - What the engine asks of it before every preview and update: the Python behind the program (About)
-  and the plugins the program's packages name in their pulumi-plugin.json (GetRequiredPackages).
+  and the plugins the program's packages name in their pulumi-plugin.json (GetRequiredPackages); a
+  program whose virtualenv is missing is stopped there, in one line that says what to do.
 
 The programs are throwaway one-file projects, so what they test does not move with the stack's
 own validation. Processes of a run are found by a marker in their environment, which pulumi
@@ -255,3 +256,16 @@ def test_about_names_the_programs_python_and_the_plugins_its_packages_name(tmp_p
                                "pulumi_openstack.__file__).parent / 'pulumi-plugin.json').read_text())"],
                               capture_output=True, text=True, check=True).stdout
     assert {"name": "openstack", "version": json.loads(manifest)["version"], "kind": "resource"} in report["plugins"]
+
+
+def test_a_missing_virtualenv_is_one_line_naming_it_and_the_remedy(tmp_path):
+    scratch = Scratch(tmp_path, "import pulumi\n")
+    project = scratch.dir / "Pulumi.yaml"
+    missing = tmp_path / "no-venv"
+    project.write_text(project.read_text().replace(str(ROOT / ".venv"), str(missing)))
+
+    preview = scratch.pulumi("preview")
+    assert preview.returncode != 0
+    assert preview.stdout.strip().splitlines()[-1] == (
+        f"error: failed to discover package requirements: the program's virtualenv {missing} (the virtualenv "
+        "option of Pulumi.yaml) has no Python: create it with `make setup`")

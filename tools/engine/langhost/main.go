@@ -153,6 +153,24 @@ func pythonToolchain(info *pulumirpc.ProgramInfo, isPlugin bool) (toolchain.Tool
 	return toolchain.ResolveToolchain(opts)
 }
 
+// programToolchain is pythonToolchain for a program, which needs its virtualenv to exist: the engine
+// asks for the program's packages first, so that is where a missing one is reported, in one line.
+func programToolchain(info *pulumirpc.ProgramInfo) (toolchain.Toolchain, error) {
+	tc, err := pythonToolchain(info, false)
+	if err != nil {
+		return nil, err
+	}
+	venv, err := tc.VirtualEnvPath(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	if venv != "" && !toolchain.IsVirtualEnv(venv) {
+		return nil, fmt.Errorf("the program's virtualenv %s (the virtualenv option of Pulumi.yaml) has no Python: "+
+			"create it with `make setup`", venv)
+	}
+	return tc, nil
+}
+
 func (h *languageHost) Handshake(
 	ctx context.Context, req *pulumirpc.LanguageHandshakeRequest,
 ) (*pulumirpc.LanguageHandshakeResponse, error) {
@@ -187,7 +205,7 @@ print(json.dumps(found))
 func (h *languageHost) GetRequiredPackages(
 	ctx context.Context, req *pulumirpc.GetRequiredPackagesRequest,
 ) (*pulumirpc.GetRequiredPackagesResponse, error) {
-	tc, err := pythonToolchain(req.Info, false)
+	tc, err := programToolchain(req.Info)
 	if err != nil {
 		return nil, err
 	}
@@ -237,11 +255,8 @@ func (h *languageHost) GetRequiredPlugins(
 // Run executes the program with the SDK's executor, passing the engine's run parameters as flags
 // and the stack configuration through the environment, as the Python SDK expects.
 func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
-	tc, err := pythonToolchain(req.Info, false)
+	tc, err := programToolchain(req.Info)
 	if err != nil {
-		return nil, err
-	}
-	if err := tc.ValidateVenv(ctx); err != nil {
 		return nil, err
 	}
 	args := []string{h.exec}
@@ -383,7 +398,7 @@ func (h *languageHost) InstallDependencies(
 // update waits for it, so it asks Python alone: the toolchain's own About also runs `pip --version`
 // (0.4 s of CPU) for a field the response has no place for.
 func (h *languageHost) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
-	tc, err := pythonToolchain(req.Info, false)
+	tc, err := programToolchain(req.Info)
 	if err != nil {
 		return nil, err
 	}
@@ -402,7 +417,7 @@ func (h *languageHost) About(ctx context.Context, req *pulumirpc.AboutRequest) (
 func (h *languageHost) GetProgramDependencies(
 	ctx context.Context, req *pulumirpc.GetProgramDependenciesRequest,
 ) (*pulumirpc.GetProgramDependenciesResponse, error) {
-	tc, err := pythonToolchain(req.Info, false)
+	tc, err := programToolchain(req.Info)
 	if err != nil {
 		return nil, err
 	}
