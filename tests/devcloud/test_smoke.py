@@ -236,13 +236,15 @@ def test_servers_of_a_hard_anti_affinity_group_land_on_both_compute_hosts(conn, 
     cleanup(conn.compute.delete_flavor, flavor)
     group = conn.compute.create_server_group(name=f"smoke-boot-{unique}", policy="anti-affinity")
     cleanup(conn.compute.delete_server_group, group)
-    servers = [conn.compute.create_server(name=f"smoke-boot-{unique}-{n}", image_id=image.id, flavor_id=flavor.id,
-                                          networks=[{"uuid": net.id}], scheduler_hints={"group": group.id})
-               for n in range(2)]
-    for server in servers:
+    servers = []
+    for n in range(2):
+        # One boot at a time: two in flight can both be scheduled to one host, and with two hosts
+        # Nova's late anti-affinity check then reschedules both into each other (MaxRetriesExceeded).
+        server = conn.compute.create_server(name=f"smoke-boot-{unique}-{n}", image_id=image.id, flavor_id=flavor.id,
+                                            networks=[{"uuid": net.id}], scheduler_hints={"group": group.id})
         cleanup(conn.compute.wait_for_delete, server)
         cleanup(conn.compute.delete_server, server)
-    servers = [conn.compute.wait_for_server(server, wait=120) for server in servers]
+        servers.append(conn.compute.wait_for_server(server, wait=120))
     assert sorted(server.compute_host for server in servers) == sorted(COMPUTE_HOSTS)
     for server in servers:
         [port] = conn.network.ports(device_id=server.id)
