@@ -394,15 +394,21 @@ def timeline(work: Path, env: dict, stack: str) -> list[float]:
     return timeline_phases(proc.stderr, started, ended)
 
 
-def timeline_phases(log: str, started: float, ended: float) -> list[float]:
-    """The seconds of each TIMELINE phase in the engine's JSON log lines, between the preview's start and
-    end (epoch seconds); consecutive, so they add up to the whole preview."""
+def engine_log(log: str) -> list[tuple[float, str]]:
+    """The engine's JSON log lines as (epoch seconds, message)."""
     lines = []
     for text in log.splitlines():
         if text.startswith('{"time"'):
             entry = json.loads(text)
             at = datetime.datetime.fromisoformat(entry["time"][:26]).replace(tzinfo=datetime.timezone.utc)
             lines.append((at.timestamp(), entry.get("msg", "")))
+    return lines
+
+
+def timeline_phases(log: str, started: float, ended: float) -> list[float]:
+    """The seconds of each TIMELINE phase in the engine's JSON log lines, between the preview's start and
+    end (epoch seconds); consecutive, so they add up to the whole preview."""
+    lines = engine_log(log)
     marks = [started]
     for _, texts, which in TIMELINE:
         if which == "end":

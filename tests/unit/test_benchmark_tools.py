@@ -7,7 +7,6 @@ The output excerpts are from real runs of the tools on the devcloud.
 
 from __future__ import annotations
 
-import datetime
 import json
 import re
 import sys
@@ -201,8 +200,7 @@ ENGINE_LOG = ROOT / "tests/fixtures/preview/engine-log-v9.jsonl"
 
 
 def _logged_at(log: str, *texts: str) -> float:
-    entry = next(json.loads(line) for line in log.splitlines() if all(t in json.loads(line)["msg"] for t in texts))
-    return datetime.datetime.fromisoformat(entry["time"][:26]).replace(tzinfo=datetime.timezone.utc).timestamp()
+    return next(at for at, msg in bench.engine_log(log) if all(t in msg for t in texts))
 
 
 def _phase(phases: list, words: str) -> float:
